@@ -1,0 +1,77 @@
+"""Logging that lives outside the LightningModule: sample grids and the resolved config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.cli import SaveConfigCallback
+from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.utilities import rank_zero_only
+from torchvision.utils import make_grid, save_image
+
+from colorgan.color import lab_norm_to_rgb
+
+__all__ = ["LogColorizations", "LoggerSaveConfigCallback", "colorization_grid"]
+
+
+def colorization_grid(L: torch.Tensor, mask: torch.Tensor, pred_ab: torch.Tensor,  # noqa: N803
+                      true_ab: torch.Tensor) -> torch.Tensor:
+    """One row per image: input gray | mask | prediction | truth (colored inside the mask). Returns (3, H', W')."""
+    gray = lab_norm_to_rgb(L, torch.zeros_like(pred_ab))
+    columns = [gray, mask.float().expand(-1, 3, -1, -1), lab_norm_to_rgb(L, pred_ab), lab_norm_to_rgb(L, true_ab * mask)]
+    tiles = torch.stack(columns, dim=1).flatten(0, 1)  # (B * 4, 3, H, W), row-major
+    return make_grid(tiles, nrow=len(columns), padding=2, pad_value=1.0)
+
+
+class LogColorizations(pl.Callback):
+    """After each validation epoch, colorize the first validation images with the EMA generator.
+
+    The grid goes to ``<log_dir>/samples/epoch=NNNN.png`` and, with a :class:`WandbLogger`, to the run as
+    ``val/samples``. Only the global-zero process does this.
+
+    Args:
+        num_images: how many validation images to show.
+        every_n_epochs: log every n-th validation epoch.
+    """
+
+    def __init__(self, num_images: int = 8, every_n_epochs: int = 1) -> None:
+        self.num_images, self.every_n_epochs = num_images, every_n_epochs
+        self._batch: dict[str, torch.Tensor] | None = None
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                                batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        if batch_idx == 0 and dataloader_idx == 0 and trainer.is_global_zero and not trainer.sanity_checking:
+            n = self.num_images
+            self._batch = {"L": batch["L"][:n], "mask": batch["mask"][:n], "ab": batch["ab"][:n],
+                           "pred_ab": outputs["ab"][:n]}
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        batch, self._batch = self._batch, None
+        if batch is None or trainer.current_epoch % self.every_n_epochs:
+            return
+        self._log(trainer, colorization_grid(batch["L"], batch["mask"], batch["pred_ab"], batch["ab"]).cpu())
+
+    @rank_zero_only
+    def _log(self, trainer: pl.Trainer, grid: torch.Tensor) -> None:
+        folder = Path(trainer.log_dir or trainer.default_root_dir) / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        save_image(grid, folder / f"epoch={trainer.current_epoch:04d}.png")
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image(key="val/samples", images=[grid], step=trainer.global_step,
+                                 caption=["gray | mask | prediction | truth"])
+
+
+class LoggerSaveConfigCallback(SaveConfigCallback):
+    """Writes the resolved config next to the run (as LightningCLI does) and also stores it in the W&B run."""
+
+    def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        import yaml
+
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.experiment.config.update({"config": config}, allow_val_change=True)

@@ -1,0 +1,177 @@
+"""The LightningModule: wires generator, discriminator, losses, EMA and metrics (manual optimization)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from colorgan.color import lab_norm_to_rgb
+from colorgan.losses import AdversarialLoss, discriminator_loss, generator_loss, gradient_penalty, masked_l1, masked_l2
+from colorgan.metrics import colorfulness, mask_leak
+from colorgan.networks import PatchDiscriminator, UNetGenerator
+
+__all__ = ["ColorGAN", "network_spec"]
+
+
+def network_spec(network: nn.Module) -> dict[str, Any] | None:
+    """``{"class_path", "init_args"}`` of a colorgan network (None for modules that do not record ``config``)."""
+    config = getattr(network, "config", None)
+    if not isinstance(config, dict):
+        return None
+    cls = type(network)
+    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": dict(config)}
+
+
+class ColorGAN(pl.LightningModule):
+    """Mask-conditioned colorization GAN in Lab space.
+
+    The generator maps (L, mask) to ab and is exactly gray outside the mask. The discriminator judges
+    (L, ab * mask, mask): real chroma is masked the same way, so only the colored region can give a fake away.
+
+    Each training batch makes one discriminator step and, every ``n_critic`` batches, one generator step followed by
+    an EMA update of the generator. Note that Lightning's ``global_step`` counts optimizer steps, so it advances by
+    two per batch at ``n_critic=1``; budget runs with ``max_epochs``.
+
+    Args:
+        generator: the colorizer (default :class:`UNetGenerator`); called as ``generator(L, mask) -> ab``.
+        discriminator: the critic (default :class:`PatchDiscriminator`); ``discriminator(L, ab, mask) -> logits``.
+        adversarial_loss: ``lsgan``, ``wgan-gp``, ``hinge`` or ``vanilla``.
+        adversarial_weight: weight of the generator's adversarial term; 0 trains a plain regression baseline
+            (the discriminator is then not stepped).
+        l1_weight: weight of the masked L1 distance between generated and true ab.
+        l2_weight: weight of the masked L2 distance between generated and true ab.
+        gp_weight: weight of the WGAN-GP gradient penalty (``wgan-gp`` only).
+        n_critic: discriminator steps per generator step (5 is usual for WGAN-GP).
+        lr_generator: Adam learning rate of the generator.
+        lr_discriminator: Adam learning rate of the discriminator (TTUR: often 2-4x the generator's).
+        betas: Adam betas of both optimizers.
+        ema_decay: decay of the generator's exponential moving average, used for validation and export (0: off).
+    """
+
+    def __init__(self, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
+                 adversarial_loss: AdversarialLoss = "lsgan", adversarial_weight: float = 1.0, l1_weight: float = 10.0,
+                 l2_weight: float = 10.0, gp_weight: float = 10.0, n_critic: int = 1, lr_generator: float = 2e-4,
+                 lr_discriminator: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
+                 ema_decay: float = 0.999) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["generator", "discriminator"])
+        self.automatic_optimization = False
+        self.generator = generator if generator is not None else UNetGenerator()
+        self.discriminator = discriminator if discriminator is not None else PatchDiscriminator()
+        if n_critic < 1:
+            raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        if adversarial_loss == "wgan-gp" and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                                 for m in self.discriminator.modules()):
+            raise ValueError("a WGAN-GP critic must not use BatchNorm (it couples the samples that the per-sample "
+                             "gradient penalty treats as independent); use norm: instance, layer or none")
+        self.adversarial_loss = adversarial_loss
+        self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False)
+        self._ema_updates = 0
+        image_metrics = MetricCollection({"psnr": PeakSignalNoiseRatio(data_range=1.0),
+                                          "ssim": StructuralSimilarityIndexMeasure(data_range=1.0)})
+        self.val_metrics, self.test_metrics = image_metrics.clone(prefix="val/"), image_metrics.clone(prefix="test/")
+        self.val_means = nn.ModuleDict({k: MeanMetric() for k in ("colorfulness", "leak", "l1")})
+        self.test_means = nn.ModuleDict({k: MeanMetric() for k in ("colorfulness", "leak", "l1")})
+
+    # --- optimization --------------------------------------------------------------------------------------------
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        hp = self.hparams
+        return [torch.optim.Adam(self.generator.parameters(), lr=hp.lr_generator, betas=tuple(hp.betas)),
+                torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_discriminator, betas=tuple(hp.betas))]
+
+    def forward(self, L: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        """ab of (L, mask) from the EMA generator (the one that is validated and exported)."""
+        return self.ema_generator(L, mask)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        hp = self.hparams
+        g_opt, d_opt = self.optimizers()
+        L, mask = batch["L"], batch["mask"]  # noqa: N806
+        real_ab = batch["ab"] * mask  # real images are shown to D through the same mask as the fakes
+        fake_ab = self.generator(L, mask)
+        adversarial = hp.adversarial_weight > 0
+
+        if adversarial:
+            with self.toggled_optimizer(d_opt):
+                d_loss = discriminator_loss(self.adversarial_loss, self.discriminator(L, real_ab, mask),
+                                            self.discriminator(L, fake_ab.detach(), mask))
+                logs = {"train/d_loss": d_loss.detach()}
+                if self.adversarial_loss == "wgan-gp":
+                    # fp32 outside autocast: the double backward of the penalty is fragile in bf16/fp16
+                    with torch.autocast(device_type=self.device.type, enabled=False):
+                        gp = gradient_penalty(lambda ab: self.discriminator(L.float(), ab, mask.float()),
+                                              real_ab.float(), fake_ab.float())
+                    d_loss = d_loss + hp.gp_weight * gp
+                    logs["train/gp"] = gp.detach()
+                d_opt.zero_grad(set_to_none=True)
+                self.manual_backward(d_loss)
+                d_opt.step()
+            self.log_dict(logs, prog_bar=True)
+
+        if (batch_idx + 1) % hp.n_critic == 0:
+            with self.toggled_optimizer(g_opt):
+                l1, l2 = masked_l1(fake_ab, batch["ab"], mask), masked_l2(fake_ab, batch["ab"], mask)
+                g_loss = hp.l1_weight * l1 + hp.l2_weight * l2
+                logs = {"train/g_l1": l1.detach(), "train/g_l2": l2.detach()}
+                if adversarial:
+                    g_adv = generator_loss(self.adversarial_loss, self.discriminator(L, fake_ab, mask))
+                    g_loss = g_loss + hp.adversarial_weight * g_adv
+                    logs["train/g_adv"] = g_adv.detach()
+                g_opt.zero_grad(set_to_none=True)
+                self.manual_backward(g_loss)
+                g_opt.step()
+            self._update_ema()
+            self.log_dict(logs, prog_bar=True)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        self._ema_updates += 1
+        # warm-up: average over the steps so far while there are few, so early validation is not of a random net
+        decay = min(self.hparams.ema_decay, (1 + self._ema_updates) / (10 + self._ema_updates))
+        ema_params = list(self.ema_generator.parameters())
+        torch._foreach_lerp_(ema_params, [p.detach() for p in self.generator.parameters()], 1.0 - decay)
+        for ema_buffer, buffer in zip(self.ema_generator.buffers(), self.generator.buffers(), strict=True):
+            ema_buffer.copy_(buffer)
+
+    # --- evaluation ----------------------------------------------------------------------------------------------
+
+    def _evaluate(self, batch: dict[str, torch.Tensor], stage: str) -> dict[str, torch.Tensor]:
+        L, ab, mask = batch["L"], batch["ab"], batch["mask"]  # noqa: N806
+        fake_ab = self.ema_generator(L, mask).float()
+        pred = lab_norm_to_rgb(L, fake_ab)
+        target = lab_norm_to_rgb(L, ab * mask)  # the truth of a partial colorization is gray outside the mask
+        image_metrics = self.val_metrics if stage == "val" else self.test_metrics
+        means = self.val_means if stage == "val" else self.test_means
+        image_metrics.update(pred, target)
+        means["colorfulness"].update(colorfulness(pred))
+        means["leak"].update(mask_leak(fake_ab, mask))
+        means["l1"].update(masked_l1(fake_ab, ab, mask))
+        self.log_dict(image_metrics, prog_bar=stage == "val")
+        self.log_dict({f"{stage}/{name}": metric for name, metric in means.items()})
+        return {"ab": fake_ab, "rgb": pred, "target": target}
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._evaluate(batch, "test")
+
+    # --- checkpoints ---------------------------------------------------------------------------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Plain-data description of the networks, so that `colorgan predict` can rebuild the generator from a
+        # checkpoint loaded with weights_only=True, without the CLI or its config.
+        from colorgan import __version__
+
+        checkpoint["colorgan"] = {"version": __version__, "generator": network_spec(self.generator),
+                                  "discriminator": network_spec(self.discriminator), "ema_updates": self._ema_updates}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._ema_updates = int(checkpoint.get("colorgan", {}).get("ema_updates", 0))
