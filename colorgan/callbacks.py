@@ -40,6 +40,11 @@ class LogColorizations(pl.Callback):
     def __init__(self, num_images: int = 8, every_n_epochs: int = 1) -> None:
         self.num_images, self.every_n_epochs = num_images, every_n_epochs
         self._batch: dict[str, torch.Tensor] | None = None
+        self._folder: Path | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # trainer.log_dir is a collective call under DDP: ask on every rank here, never from rank zero alone
+        self._folder = Path(trainer.log_dir or trainer.default_root_dir) / "samples"
 
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
                                 batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -56,9 +61,9 @@ class LogColorizations(pl.Callback):
 
     @rank_zero_only
     def _log(self, trainer: pl.Trainer, grid: torch.Tensor) -> None:
-        folder = Path(trainer.log_dir or trainer.default_root_dir) / "samples"
-        folder.mkdir(parents=True, exist_ok=True)
-        save_image(grid, folder / f"epoch={trainer.current_epoch:04d}.png")
+        assert self._folder is not None, "setup() runs before validation"
+        self._folder.mkdir(parents=True, exist_ok=True)
+        save_image(grid, self._folder / f"epoch={trainer.current_epoch:04d}.png")
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_image(key="val/samples", images=[grid], step=trainer.global_step,
@@ -66,12 +71,15 @@ class LogColorizations(pl.Callback):
 
 
 class LoggerSaveConfigCallback(SaveConfigCallback):
-    """Writes the resolved config next to the run (as LightningCLI does) and also stores it in the W&B run."""
+    """Writes the resolved config next to the run (as LightningCLI does) and also into the W&B run: as its config
+    (to filter and compare runs) and as ``colorgan-config.yaml`` (to rerun one with ``colorgan fit --config``)."""
 
     def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         import yaml
 
-        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        text = self.parser.dump(self.config, skip_none=False)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.experiment.config.update({"config": config}, allow_val_change=True)
+                run = logger.experiment
+                run.config.update({"config": yaml.safe_load(text)}, allow_val_change=True)  # searchable in the UI
+                Path(run.dir, "colorgan-config.yaml").write_text(text)  # the file itself, uploaded with the run

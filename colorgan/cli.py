@@ -9,6 +9,7 @@ import netrc
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,16 @@ def _resume_last(config: Any) -> None:
     newest = candidates[-1]
     version = re.fullmatch(r"version_(\d+)", newest.parent.parent.name)
     args.version = int(version.group(1)) if version else newest.parent.parent.name
+    # CSVLogger deletes an existing metrics.csv when it reopens a folder: keep the earlier legs' metrics aside.
+    metrics = newest.parent.parent / "metrics.csv"
+    if metrics.is_file():
+        index = 0
+        while (kept := metrics.with_name(f"metrics.{index}.csv")).exists():
+            index += 1
+        metrics.rename(kept)
     config.ckpt_path = str(newest)
+    # ... which also makes Lightning's "folder exists and is not empty" warnings expected here, not alarming
+    warnings.filterwarnings("ignore", message=r".*exists and is not empty.*")
     print(f"colorgan: resuming from {newest}", file=sys.stderr)
 
 
@@ -112,7 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ColorganError as error:
         print(f"colorgan: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        _finish_wandb_run()
     return 0
+
+
+def _finish_wandb_run() -> None:
+    """Close the W&B run of this command (WandbLogger leaves it open), so the next in-process run starts its own."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
 
 
 if __name__ == "__main__":

@@ -220,16 +220,16 @@ def random_brush(n: int, h: int, w: int, device: torch.device, generator: torch.
     start = _rand(n, device, generator, 0.0, 1.0, 1, 2) * extent
     heading = _rand(n, device, generator, 0.0, 2 * math.pi) [:, None] \
         + torch.cumsum(_rand(n, device, generator, -1.2, 1.2, segments), dim=1)
-    step = _rand(n, device, generator, 0.08, 0.3, segments)
+    step = _rand(n, device, generator, 0.08, 0.25, segments)
     moves = torch.stack([torch.sin(heading), torch.cos(heading)], dim=-1) * step[..., None]
     points = torch.cat([start, start + torch.cumsum(moves, dim=1)], dim=1)  # (n, segments + 1, 2)
-    points = torch.minimum(points.clamp_min(0.0), extent)
+    points = extent - (points % (2 * extent) - extent).abs()  # bounce off the borders instead of sticking to them
     a, b = points[:, :-1, :, None, None], points[:, 1:, :, None, None]  # (n, S, 2, 1, 1)
     p = torch.stack([y, x])  # (2, H, W)
     ab = b - a
     t = (((p - a) * ab).sum(2) / ab.square().sum(2).clamp_min(1e-8)).clamp(0, 1)  # (n, S, H, W)
     distance = (p - (a + t[:, :, None] * ab)).square().sum(2).sqrt().amin(dim=1, keepdim=True)
-    radius = _rand(n, device, generator, 0.02, 0.08)[:, None, None, None]
+    radius = _rand(n, device, generator, 0.03, 0.1)[:, None, None, None]
     return (distance < radius).float()
 
 

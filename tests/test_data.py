@@ -1,0 +1,165 @@
+import io
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_image_folder, smooth_color_image
+from PIL import Image
+
+from colorgan.data import ColorizationDataModule, find_images, open_rgb, resolve_data_dir
+from colorgan.errors import ColorganError
+
+
+def _messy_folder(root: Path) -> Path:
+    """Good photos plus every kind of trouble a real folder has."""
+    make_image_folder(root / "good", count=6, size=(48, 40))
+    rng = np.random.default_rng(1)
+    photo = Image.fromarray(smooth_color_image(rng, 48, 64))
+    photo.convert("CMYK").save(root / "cmyk.jpg")
+    photo.convert("RGBA").save(root / "rgba.png")
+    photo.convert("P", palette=Image.Palette.ADAPTIVE).save(root / "palette.png")
+    photo.save(root / "upper.JPEG")
+    photo.convert("L").save(root / "gray.jpg")
+    Image.fromarray((np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 20)).save(root / "gray16.png")
+    photo.resize((8, 8)).save(root / "tiny.png")
+    (root / "notes.txt").write_text("not an image")
+    (root / "fake.png").write_bytes(b"\x89PNG but not really")
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")  # noisy: long scan data
+    (root / "truncated.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    photo.save(root / "rotated.jpg", exif=exif)
+    (root / ".hidden").mkdir()
+    photo.save(root / ".hidden" / "skip.png")
+    return root
+
+
+def test_open_rgb_converts_every_mode(tmp_path):
+    folder = _messy_folder(tmp_path)
+    for name in ["cmyk.jpg", "rgba.png", "palette.png", "gray.jpg", "gray16.png", "rotated.jpg"]:
+        image = open_rgb(folder / name)
+        assert image.mode == "RGB", name
+    assert open_rgb(folder / "rotated.jpg").size == (48, 64)  # EXIF orientation applied: portrait
+    g16 = np.asarray(open_rgb(folder / "gray16.png"))
+    assert g16.max() > 200 and np.all(g16[..., 0] == g16[..., 1])  # scaled from 16 bit, not clipped to white
+
+
+def test_open_rgb_composites_transparency_over_white(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "clear.png")
+    assert np.all(np.asarray(open_rgb(tmp_path / "clear.png")) == 255)
+
+
+def test_setup_skips_bad_files_with_a_warning_naming_each(tmp_path):
+    folder = _messy_folder(tmp_path / "messy")
+    dm = ColorizationDataModule(str(folder), image_size=32, batch_size=4, num_workers=0, val_fraction=0.2)
+    with pytest.warns(UserWarning) as record:
+        dm.setup("fit")
+    messages = "\n".join(str(w.message) for w in record)
+    for name in ["gray.jpg", "gray16.png", "tiny.png", "fake.png"]:
+        assert name in messages, name
+    kept = {p.name for p in dm.train_files + dm.val_files}
+    assert {"cmyk.jpg", "rgba.png", "palette.png", "upper.JPEG", "rotated.jpg", "truncated.jpg"} <= kept
+    assert not kept & {"gray.jpg", "gray16.png", "tiny.png", "fake.png", "notes.txt", "skip.png"}
+    assert not set(dm.train_files) & set(dm.val_files)
+
+
+def test_a_full_epoch_over_messy_data_never_crashes(tmp_path):
+    folder = _messy_folder(tmp_path / "messy")
+    dm = ColorizationDataModule(str(folder), image_size=32, batch_size=3, num_workers=0, val_fraction=0.2)
+    with pytest.warns(UserWarning):
+        dm.setup("fit")
+    with pytest.warns(UserWarning, match="truncated.jpg"):  # fails only when decoded: replaced, not fatal
+        batches = [dm.on_after_batch_transfer(b, 0) for b in dm.train_dataloader()]
+    assert len(batches) == len(dm.train_files) // 3  # drop_last: every full batch arrives
+    for batch in batches:
+        assert batch["rgb"].shape[1:] == (3, 32, 32) and batch["rgb"].dtype == torch.float32
+        assert batch["L"].shape[1] == 1 and batch["ab"].shape[1] == 2 and batch["mask"].shape[1] == 1
+        assert 0 <= batch["rgb"].min() and batch["rgb"].max() <= 1
+        assert -1 <= batch["L"].min() and batch["L"].max() <= 1
+        assert set(batch["mask"].unique().tolist()) <= {0.0, 1.0}
+
+
+def test_split_is_deterministic_and_validation_masks_are_fixed(image_dir):
+    def build():
+        dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=2, num_workers=0, val_fraction=0.25)
+        dm.setup("fit")
+        return dm
+
+    a, b = build(), build()
+    torch.manual_seed(123)  # the global seed does not move the split or the validation masks
+    assert a.val_files == b.val_files and len(a.val_files) == 2 and len(a.train_files) == 6
+    masks_a = torch.cat([batch["mask"] for batch in a.val_dataloader()])
+    masks_b = torch.cat([batch["mask"] for batch in b.val_dataloader()])
+    assert torch.equal(masks_a, masks_b)
+
+
+def test_training_batches_get_random_masks_and_crops(image_dir):
+    dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=4, num_workers=0,
+                                mask_probabilities={"stripes": 1.0}, cache_images=True)
+    dm.setup("fit")
+    first, second = [dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0) for _ in range(2)]
+    assert not torch.equal(first["mask"], second["mask"])
+    assert first["mask"].mean() > 0.1
+
+
+def test_on_after_batch_transfer_converts_to_lab():
+    dm = ColorizationDataModule("unused", image_size=8, batch_size=2)
+    image = torch.zeros(2, 3, 8, 8, dtype=torch.uint8)
+    image[:, 0] = 255  # pure red
+    out = dm.on_after_batch_transfer({"image": image, "mask": torch.ones(2, 1, 8, 8, dtype=torch.uint8)}, 0)
+    assert torch.allclose(out["ab"][:, :, 0, 0] * 110, torch.tensor([80.09, 67.20]).expand(2, 2), atol=0.1)
+    assert torch.equal(out["mask"], torch.ones(2, 1, 8, 8))
+
+
+def test_empty_and_missing_folders_are_clear_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ColorganError, match="no images found"):
+        ColorizationDataModule(str(tmp_path / "empty"), image_size=32).setup("fit")
+    with pytest.raises(ColorganError, match="does not exist"):
+        ColorizationDataModule(str(tmp_path / "nope"), image_size=32).setup("fit")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.jpg").write_bytes(b"garbage")
+    with pytest.raises(ColorganError, match="usable color photo"), pytest.warns(UserWarning):
+        ColorizationDataModule(str(tmp_path / "bad"), image_size=32).setup("fit")
+
+
+def test_flowers_offline_gives_one_clear_sentence(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    with pytest.raises(ColorganError) as error:
+        resolve_data_dir("flowers102", str(tmp_path), download=True)
+    message = str(error.value)
+    assert "Oxford Flowers 102 not found" in message and "unreachable" in message
+    assert str(tmp_path / "flowers-102" / "jpg") in message and "\n" not in message
+    with pytest.raises(ColorganError, match="Oxford Flowers 17 not found"):
+        resolve_data_dir("flowers17", str(tmp_path), download=False)
+
+
+def test_flowers_files_in_place_are_used_without_download(tmp_path, monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("must not touch the network"))
+    make_image_folder(tmp_path / "flowers-102" / "jpg", count=3)
+    assert resolve_data_dir("flowers102", str(tmp_path)) == tmp_path / "flowers-102"
+    dm = ColorizationDataModule(str(tmp_path), dataset="flowers102", image_size=32)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert len(dm.train_files) + len(dm.val_files) == 3
+
+
+def test_bundled_sample_photos_have_credits():
+    dm = ColorizationDataModule(dataset="samples", image_size=64)
+    dm.setup("fit")
+    photos = find_images(resolve_data_dir("samples", None))
+    assert len(photos) >= 20 and len(dm.train_files) + len(dm.val_files) == len(photos)
+    import csv
+
+    with open(photos[0].parent / "credits.csv", newline="") as f:
+        credits = {row["file"]: row for row in csv.DictReader(f)}
+    for photo in photos:
+        row = credits.get(photo.name)
+        assert row and row["author"] and row["license"] and row["source"], photo.name
