@@ -23,7 +23,7 @@ from colorgan.data import ColorizationDataModule
 from colorgan.errors import ColorganError
 from colorgan.module import ColorGAN
 
-TOOLS = ("predict", "masks", "export")
+TOOLS = ("predict", "masks", "export", "evaluate")
 """Subcommands that are not LightningCLI's (LightningCLI's predict cannot take image paths)."""
 
 __all__ = ["ColorGANCLI", "main"]
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ColorGANCLI(ColorGAN, ColorizationDataModule, args=None if from_shell else argv, auto_configure_optimizers=False,
                     save_config_callback=LoggerSaveConfigCallback, save_config_kwargs={"overwrite": True},
                     parser_kwargs={"description": "Train and evaluate mask-conditioned colorization GANs. "
-                                   "Also: colorgan predict | masks | export (see colorgan predict --help)."})
+                                   "Also: colorgan predict | masks | export | evaluate (see colorgan predict --help)."})
     except ColorganError as error:
         print(f"colorgan: error: {error}", file=sys.stderr)
         return 2

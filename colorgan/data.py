@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from colorgan.color import rgb_to_lab_norm
 from colorgan.errors import ColorganError
 from colorgan.masks import MASK_SUFFIXES, MaskSampler, load_mask
+from colorgan.protocol import ProtocolDataset
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 SAMPLE_PHOTOS = Path(__file__).resolve().parent / "sample_photos"
@@ -293,7 +294,10 @@ class ColorizationDataModule(pl.LightningDataModule):
         return self._loader(dataset, self.val_batch_size, train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self.val_dataloader()
+        """Each validation image under a fixed mask of every family (:mod:`colorgan.protocol`): per-family scores."""
+        files = self.val_files or self.train_files
+        images = ImageFolderDataset(files, self.image_size, train=False, cache=self.cache_images)
+        return self._loader(ProtocolDataset(images, [f.name for f in files]), self.val_batch_size, train=False)
 
     def on_after_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int) -> dict[str, torch.Tensor]:
         """uint8 crops -> float RGB, flips and masks (training), Lab; batched on the batch's device."""
@@ -306,4 +310,7 @@ class ColorizationDataModule(pl.LightningDataModule):
             rgb = torch.where(flip, rgb.flip(-1), rgb)
             mask = self.mask_sampler(n, h, w, rgb.device)
         L, ab = rgb_to_lab_norm(rgb)  # noqa: N806
-        return {"rgb": rgb, "L": L, "ab": ab, "mask": mask}
+        out = {"rgb": rgb, "L": L, "ab": ab, "mask": mask}
+        if "family" in batch:  # test items: the index of their mask's family, for per-family scores
+            out["family"] = batch["family"]
+        return out

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from colorgan.color import chroma
+from colorgan.color import AB_SCALE, chroma
 
-__all__ = ["colorfulness", "mask_leak"]
+__all__ = ["PSNR_CAP", "colorfulness", "edge_chroma_jump", "mask_leak", "psnr_from_mse", "seam_score"]
 
 
 def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
@@ -40,3 +40,61 @@ def mask_leak(ab: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """
     outside = (mask == 0).float()
     return (chroma(ab) * outside).flatten(1).sum(1) / outside.flatten(1).sum(1).clamp_min(1.0)
+
+
+PSNR_CAP = 100.0
+"""PSNR (dB) reported for identical images (MSE 0) instead of inf, so means, JSON and plots stay finite. 100 dB is an
+MSE of 1e-10, far beyond what 8-bit images resolve (uniform quantization noise alone is ~59 dB)."""
+
+
+def psnr_from_mse(mse: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB of images in [0, 1] from their mean squared error, capped at :data:`PSNR_CAP`; NaN stays NaN."""
+    return (-10.0 * torch.log10(mse.double())).clamp(max=PSNR_CAP)
+
+
+def edge_chroma_jump(ab: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Color jumps across the mask's edge: ``(sum, count)`` per image over 4-neighbour pixel pairs that straddle it.
+
+    A pair straddles the edge when one pixel is in the mask (``>= 0.5``) and the other is not; its jump is the
+    chroma distance ``||ab(p) - ab(q)||`` in Lab units (L* is the input's on both sides, so this is their CIE76
+    color difference).
+
+    Args:
+        ab: (B, 2, H, W) normalized chroma.
+        mask: (B, 1, H, W) in [0, 1].
+
+    Returns:
+        ``(jump_sum, pairs)``: (B,) float32 sum of the jumps and (B,) float32 number of straddling pairs.
+    """
+    on = mask >= 0.5
+    ab = ab.float() * AB_SCALE
+    total = ab.new_zeros(ab.shape[0])
+    count = ab.new_zeros(ab.shape[0])
+    for dim in (2, 3):  # vertical, then horizontal neighbours
+        n = ab.shape[dim] - 1
+        straddle = (on.narrow(dim, 0, n) != on.narrow(dim, 1, n)).float()
+        jump = (ab.narrow(dim, 0, n) - ab.narrow(dim, 1, n)).square().sum(dim=1, keepdim=True).sqrt()
+        total += (jump * straddle).flatten(1).sum(1)
+        count += straddle.flatten(1).sum(1)
+    return total, count
+
+
+def seam_score(pred_ab: torch.Tensor, target_ab: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """How much stronger the color jump across the mask edge is in the prediction than in the target (Lab units).
+
+    ``mean jump(pred) - mean jump(target)`` over the pixel pairs straddling the edge (see :func:`edge_chroma_jump`).
+    0 when the prediction matches the target at the edge; positive for a harder seam (a saturated rim, a halo),
+    negative for color fading out before the edge. With the exactly gray outside of a partial colorization this
+    is the mean chroma of the inner edge pixels, predicted minus true.
+
+    Args:
+        pred_ab: (B, 2, H, W) predicted normalized chroma.
+        target_ab: (B, 2, H, W) target chroma (the truth inside the mask, 0 outside).
+        mask: (B, 1, H, W) in [0, 1].
+
+    Returns:
+        (B,) float32; NaN for images whose mask has no edge (all on or all off).
+    """
+    pred_sum, pairs = edge_chroma_jump(pred_ab, mask)
+    target_sum, _ = edge_chroma_jump(target_ab, mask)
+    return (pred_sum - target_sum) / pairs  # 0 / 0 = NaN: no edge, no seam

@@ -11,10 +11,10 @@ from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
-from colorgan.color import lab_norm_to_rgb
 from colorgan.losses import AdversarialLoss, discriminator_loss, generator_loss, gradient_penalty, masked_l1, masked_l2
 from colorgan.metrics import colorfulness, mask_leak
 from colorgan.networks import PatchDiscriminator, UNetGenerator
+from colorgan.scores import ColorizationScores, scored_rgb
 
 __all__ = ["ColorGAN", "network_spec"]
 
@@ -78,6 +78,7 @@ class ColorGAN(pl.LightningModule):
         self.val_metrics, self.test_metrics = image_metrics.clone(prefix="val/"), image_metrics.clone(prefix="test/")
         self.val_means = nn.ModuleDict({k: MeanMetric() for k in ("colorfulness", "leak", "l1")})
         self.test_means = nn.ModuleDict({k: MeanMetric() for k in ("colorfulness", "leak", "l1")})
+        self.test_scores = ColorizationScores()  # per mask family, when test batches say which (colorgan.protocol)
 
     # --- optimization --------------------------------------------------------------------------------------------
 
@@ -145,8 +146,8 @@ class ColorGAN(pl.LightningModule):
     def _evaluate(self, batch: dict[str, torch.Tensor], stage: str) -> dict[str, torch.Tensor]:
         L, ab, mask = batch["L"], batch["ab"], batch["mask"]  # noqa: N806
         fake_ab = self.ema_generator(L, mask).float()
-        pred = lab_norm_to_rgb(L, fake_ab)
-        target = lab_norm_to_rgb(L, ab * mask)  # the truth of a partial colorization is gray outside the mask
+        pred = scored_rgb(L, fake_ab)  # exactly gray where ab is 0 (lab_norm_to_rgb leaves ~1e-7 of color there)
+        target = scored_rgb(L, ab * mask)  # the truth of a partial colorization is gray outside the mask
         image_metrics = self.val_metrics if stage == "val" else self.test_metrics
         means = self.val_means if stage == "val" else self.test_means
         image_metrics.update(pred, target)
@@ -155,6 +156,8 @@ class ColorGAN(pl.LightningModule):
         means["l1"].update(masked_l1(fake_ab, ab, mask))
         self.log_dict(image_metrics, prog_bar=stage == "val")
         self.log_dict({f"{stage}/{name}": metric for name, metric in means.items()})
+        if stage == "test" and "family" in batch:
+            self.test_scores.update(pred, target, fake_ab, ab * mask, mask, batch["family"])
         return {"ab": fake_ab, "rgb": pred, "target": target}
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
@@ -162,6 +165,12 @@ class ColorGAN(pl.LightningModule):
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
         return self._evaluate(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        # test/<family>/<score> and test/all/<score> (colorgan.scores); compute() has already synced the ranks.
+        if self.test_scores.update_called:
+            self.log_dict(self.test_scores.flat("test"))
+        self.test_scores.reset()
 
     # --- checkpoints ---------------------------------------------------------------------------------------------
 

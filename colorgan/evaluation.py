@@ -1,0 +1,260 @@
+"""Evaluate a checkpoint and two training-free baselines on a folder of photos, per mask family.
+
+``colorgan evaluate --ckpt C [--size 256] [--out results.json] IMAGE_DIR`` or :func:`evaluate`:
+
+1. The photos are screened and cropped like validation images (short side resized to ``size``, center crop).
+2. Each photo is scored under one fixed mask of every family (:mod:`colorgan.protocol`), so there is a row per
+   family and one over ``all`` pairs.
+3. Three methods see the same (image, mask) pairs: the checkpoint's EMA generator (``model``), ``gray`` (ab = 0:
+   what a model that never colors scores) and ``mean_color`` (the set's mean ab inside the mask: a model that
+   learned one average color). A model should beat both.
+4. Scores are those of :mod:`colorgan.scores`, plus LPIPS and FID where their weights are on disk
+   (:mod:`colorgan.perceptual`); otherwise the report carries one line each saying why not.
+
+The target is the truth colored inside the mask and gray outside, and the prediction's RGB is
+:func:`colorgan.scores.scored_rgb` of ``(L, ab)`` at the crop size, exactly as in ``ColorGAN.test_step``: so
+``colorgan test`` and this agree on the same files at the same size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from colorgan.color import AB_SCALE, rgb_to_lab_norm
+from colorgan.data import ImageFolderDataset, _screen, find_images
+from colorgan.errors import ColorganError
+from colorgan.protocol import PROTOCOL_FAMILIES, ProtocolDataset
+from colorgan.scores import ColorizationScores, scored_rgb
+
+Predictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""``predict(L, mask) -> ab``: (B, 1, H, W) normalized L and mask -> (B, 2, H, W) ab, exactly 0 outside the mask."""
+CACHE_BYTES = 256 << 20
+"""Keep the decoded crops in memory (decoded once for both passes) when they take at most this much."""
+THUMBNAIL_SIZE = 128
+
+__all__ = ["EvaluationResult", "evaluate", "gray_baseline", "main", "mean_ab_of", "mean_color_baseline"]
+
+
+def gray_baseline(L: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: N803
+    """The gray baseline: ab = 0 everywhere, (B, 2, H, W). Scores what leaving the photo gray scores."""
+    return L.new_zeros(L.shape[0], 2, *L.shape[-2:])
+
+
+def mean_color_baseline(mean_ab: torch.Tensor) -> Predictor:
+    """The mean-color baseline: the constant normalized ``mean_ab`` (2,) inside the mask, gray outside."""
+    def predict(L: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        return mean_ab.to(L.device, torch.float32).view(1, 2, 1, 1) * mask.float()
+    return predict
+
+
+def mean_ab_of(images: ImageFolderDataset, batch_size: int = 16) -> torch.Tensor:
+    """Mean normalized ab (2,) over every pixel of every crop in ``images`` (items with a uint8 ``image``)."""
+    total, count = torch.zeros(2, dtype=torch.float64), 0
+    for batch in DataLoader(images, batch_size=batch_size):
+        _, ab = rgb_to_lab_norm(batch["image"].float() / 255.0)
+        total += ab.double().sum(dim=(0, 2, 3))
+        count += ab[:, 0].numel()
+    return (total / max(count, 1)).float()
+
+
+@dataclass
+class EvaluationResult:
+    """Rows (one per method and group, ``all`` first), metadata, and a few thumbnails for W&B."""
+
+    rows: list[dict[str, Any]]
+    meta: dict[str, Any]
+    samples: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def row(self, method: str, family: str = "all") -> dict[str, Any]:
+        """The row of ``method`` (``model``, ``gray``, ``mean_color``) for ``family`` (or ``all``)."""
+        return next(r for r in self.rows if r["method"] == method and r["family"] == family)
+
+
+def _thumbnail(x: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) in [0, 1] -> (H', W', 3) uint8 on the CPU, at most THUMBNAIL_SIZE on the long side."""
+    scale = min(1.0, THUMBNAIL_SIZE / max(x.shape[-2:]))
+    if scale < 1.0:
+        x = F.interpolate(x[None].float(), scale_factor=scale, mode="area")[0]
+    return x.expand(3, -1, -1).mul(255).round().clamp(0, 255).byte().permute(1, 2, 0).cpu()
+
+
+def _perceptual(enabled: bool, device: torch.device, methods: Sequence[str]) -> tuple[Any, dict, dict[str, str]]:
+    """(lpips network or None, {method: FID metric}, {metric: why it is unavailable})."""
+    from colorgan import perceptual
+
+    unavailable: dict[str, str] = {}
+    lpips_net, fids = None, {}
+    if not enabled:
+        return None, {}, {"lpips": "LPIPS skipped (--no-perceptual)", "fid": "FID skipped (--no-perceptual)"}
+    if (reason := perceptual.lpips_unavailable()) is None:
+        lpips_net = perceptual.load_lpips(device)
+    else:
+        unavailable["lpips"] = reason
+    if (reason := perceptual.fid_unavailable()) is None:
+        fids = {method: perceptual.make_fid(device) for method in methods}
+    else:
+        unavailable["fid"] = reason
+    return lpips_net, fids, unavailable
+
+
+def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator: nn.Module | None = None,
+             size: int = 256, batch_size: int = 8, device: str | torch.device = "cpu", seed: int = 0,
+             baselines: bool = True, mean_ab: Sequence[float] | None = None, perceptual: bool = True,
+             families: Sequence[str] = PROTOCOL_FAMILIES, thumbnails: int = 16, progress: bool = False,
+             out: str | Path | None = None, wandb: bool | None = None) -> EvaluationResult:
+    """Score a checkpoint (or ``generator``) and the baselines on the photos in ``image_dir``, per mask family.
+
+    Args:
+        image_dir: a folder of photos (recursive); grayscale images and images under ``size // 2`` are skipped.
+        ckpt: a checkpoint or safetensors export; with neither it nor ``generator`` only the baselines run.
+        generator: an already loaded ``generator(L, mask) -> ab`` (used instead of ``ckpt``).
+        size: side of the square center crops (the resolution the networks see).
+        batch_size: (image, mask) pairs per forward pass.
+        device: where the networks run.
+        seed: protocol seed of the masks (0 for reported numbers).
+        baselines: also score ``gray`` and ``mean_color``.
+        mean_ab: the mean-color baseline's normalized (a, b); default: the mean over this folder's crops.
+        perceptual: try LPIPS and FID (each runs only if its weights are on disk).
+        families: mask families to evaluate.
+        thumbnails: how many (image, mask) pairs to keep as thumbnails for the W&B table.
+        progress: show a progress bar.
+        out: write ``<out stem>.json`` and ``.csv`` here (see :mod:`colorgan.report`).
+        wandb: log tables to W&B: True starts a run if none is active (offline without a key), None logs only
+            into an active run, False never.
+
+    Returns:
+        The rows and metadata; the same as the files written to ``out``.
+
+    Raises:
+        ColorganError: no usable images, a bad checkpoint or option.
+    """
+    from colorgan import report
+    from colorgan.checkpoint import load_generator
+    from colorgan.inference import resolve_device
+
+    device = resolve_device(device)
+    root = Path(image_dir).expanduser()
+    if not root.is_dir():
+        raise ColorganError(f"image folder {root} does not exist")
+    if size < 8 or batch_size < 1:
+        raise ColorganError(f"size must be >= 8 and batch size >= 1, got {size} and {batch_size}")
+    info: dict[str, Any] = {}
+    if generator is None and ckpt is not None:  # a bad checkpoint fails before a big folder is scanned
+        generator, info = load_generator(ckpt, device)
+    files = _screen(find_images(root), size // 2)
+    if not files:
+        raise ColorganError(f"no usable color photos in {root}")
+    methods: dict[str, Predictor] = {}
+    if generator is not None:
+        methods["model"] = generator.eval().to(device)
+    images = ImageFolderDataset(files, size, train=False, cache=len(files) * 3 * size * size <= CACHE_BYTES)
+    if baselines:
+        mean = torch.tensor(mean_ab, dtype=torch.float32) if mean_ab is not None else mean_ab_of(images)
+        methods.update(gray=gray_baseline, mean_color=mean_color_baseline(mean))
+    if not methods:
+        raise ColorganError("nothing to evaluate: pass a checkpoint or keep the baselines")
+    pairs = ProtocolDataset(images, [f.name for f in files], families, seed)
+    lpips_net, fids, unavailable = _perceptual(perceptual, device, list(methods))
+    if fids and len(pairs) < 2:  # FID's covariances need two samples per side
+        fids, unavailable["fid"] = {}, f"FID unavailable: needs at least 2 (image, mask) pairs, got {len(pairs)}"
+    scores = {name: ColorizationScores().to(device) for name in methods}
+    samples: list[dict[str, Any]] = []
+    seen = 0
+    loader = DataLoader(pairs, batch_size=batch_size)
+    with torch.inference_mode():
+        for batch in tqdm(loader, desc="evaluating", unit="batch", disable=None if progress else True, file=sys.stderr):
+            rgb = batch["image"].to(device).float() / 255.0
+            mask, family = batch["mask"].to(device).float(), batch["family"].to(device)
+            L, ab = rgb_to_lab_norm(rgb)  # noqa: N806
+            target_ab = ab * mask  # the truth of a partial colorization is gray outside the mask
+            target = scored_rgb(L, target_ab)
+            outputs = {}
+            for name, predict in methods.items():
+                pred_ab = predict(L, mask).float()
+                pred = outputs[name] = scored_rgb(L, pred_ab)
+                lp = lpips_net(pred, target, normalize=True).flatten() if lpips_net is not None else None
+                scores[name].update(pred, target, pred_ab, target_ab, mask, family, lp)
+                if name in fids:
+                    fids[name].update(target, real=True)
+                    fids[name].update(pred, real=False)
+            for i in range(max(0, min(len(rgb), thumbnails - seen))):
+                samples.append({"file": files[int(batch["item"][i])].name,
+                                "family": PROTOCOL_FAMILIES[int(family[i])], "mask": _thumbnail(mask[i]),
+                                "gray input": _thumbnail(scored_rgb(L[i:i + 1], 0 * ab[i:i + 1])[0]),
+                                **{n: _thumbnail(o[i]) for n, o in outputs.items()}, "truth": _thumbnail(target[i])})
+            seen += len(rgb)
+
+    rows = []
+    for name, metric in scores.items():
+        fid = float(fids[name].compute()) if name in fids else float("nan")
+        for group, values in metric.compute().items():
+            rows.append({"method": name, "family": group, **values, "fid": fid if group == "all" else float("nan")})
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "image_dir": str(root), "images": len(files),
+        "pairs": len(pairs), "size": size, "seed": seed, "families": list(families), "device": str(device),
+        "checkpoint": str(info.get("path", ckpt)) if (ckpt or info) else None,
+        "checkpoint_epoch": info.get("epoch"), "checkpoint_step": info.get("global_step"),
+        "mean_ab": mean.tolist() if baselines else None,  # normalized, as --mean-ab takes it
+        "mean_ab_lab": [round(v * AB_SCALE, 3) for v in mean.tolist()] if baselines else None,  # a*, b*
+        "unavailable": unavailable,
+    }
+    result = EvaluationResult(rows, meta, samples)
+    if out is not None:
+        report.write_files(result, out)
+    report.log_wandb(result, start=wandb)
+    return result
+
+
+def main(argv: Sequence[str]) -> int:
+    """``colorgan evaluate``: print the table, write JSON and CSV, optionally log to W&B; returns the exit code."""
+    from colorgan import report
+    from colorgan.checkpoint import find_latest_checkpoint
+
+    parser = argparse.ArgumentParser(
+        prog="colorgan evaluate", description="Score a checkpoint against the gray and mean-color baselines on a "
+        "folder of photos, under a fixed mask of every family: PSNR, SSIM, PSNR inside the mask, colorfulness, "
+        "leak, seam, and LPIPS / FID when their weights are on disk.")
+    parser.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of color photos (recursive)")
+    parser.add_argument("--ckpt", help="checkpoint (.ckpt) or export (.safetensors); default: newest under runs/")
+    parser.add_argument("--size", type=int, default=256, metavar="N", help="square crop side (default 256)")
+    parser.add_argument("--out", default="evaluation.json", metavar="FILE",
+                        help="results file; the JSON and a CSV with the same stem are written (default "
+                        "evaluation.json)")
+    parser.add_argument("--batch-size", type=int, default=8, metavar="B", help="default 8")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="default: cpu")
+    parser.add_argument("--seed", type=int, default=0, help="protocol seed of the masks (default 0)")
+    parser.add_argument("--mean-ab", type=float, nargs=2, metavar=("A", "B"),
+                        help="normalized (a*/110, b*/110) of the mean-color baseline; default: this folder's mean")
+    parser.add_argument("--baselines-only", action="store_true", help="score only the gray and mean-color baselines")
+    parser.add_argument("--no-perceptual", action="store_true", help="do not try LPIPS and FID")
+    parser.add_argument("--wandb", action="store_true", help="log the tables to a W&B run (offline without a key)")
+    parser.add_argument("--thumbnails", type=int, default=16, metavar="N", help="pairs shown in the W&B table")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    ckpt = None
+    if not args.baselines_only:
+        ckpt = args.ckpt or find_latest_checkpoint()
+        if args.ckpt is None:
+            print(f"colorgan: using the newest checkpoint {ckpt} (pass --ckpt to choose)", file=sys.stderr)
+    result = evaluate(args.image_dir, ckpt, size=args.size, batch_size=args.batch_size, device=args.device,
+                      seed=args.seed, mean_ab=args.mean_ab, perceptual=not args.no_perceptual,
+                      thumbnails=args.thumbnails, progress=not args.no_progress, out=args.out,
+                      wandb=True if args.wandb else None)
+    for reason in result.meta["unavailable"].values():
+        print(f"colorgan: {reason}", file=sys.stderr)
+    print(report.format_table(result))
+    json_path, csv_path = report.output_paths(args.out)
+    print(f"colorgan: wrote {json_path} and {csv_path}")
+    return 0

@@ -1,0 +1,124 @@
+"""Writing an evaluation: console table, JSON, CSV and W&B tables (see :mod:`colorgan.evaluation`)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from colorgan.checkpoint import replace_atomically
+from colorgan.scores import SCORES
+
+if TYPE_CHECKING:
+    from colorgan.evaluation import EvaluationResult
+
+COLUMNS = ("method", "family", *SCORES, "fid")
+"""Columns of the CSV, the JSON rows and the W&B table."""
+HEADERS = {"images": "n", "psnr": "PSNR", "ssim": "SSIM", "psnr_mask": "PSNR-in", "colorfulness": "CF",
+           "colorfulness_true": "CF-true", "delta_colorfulness": "dCF", "leak": "leak", "seam": "seam",
+           "lpips": "LPIPS", "fid": "FID"}
+DIGITS = {"images": 0, "psnr": 2, "ssim": 4, "psnr_mask": 2, "colorfulness": 1, "colorfulness_true": 1,
+          "delta_colorfulness": 1, "leak": 3, "seam": 2, "lpips": 4, "fid": 2}
+
+__all__ = ["COLUMNS", "format_table", "log_wandb", "output_paths", "write_files"]
+
+
+def _plain(value: Any) -> Any:
+    """NaN (undefined: no mask pixels, no edge, metric unavailable) as None, which JSON and CSV can hold."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def output_paths(out: str | Path) -> tuple[Path, Path]:
+    """``(<stem>.json, <stem>.csv)`` beside ``out``, whichever of the two (or another suffix) ``out`` names."""
+    out = Path(out).expanduser()
+    base = out.with_suffix("") if out.suffix.lower() in (".json", ".csv") else out
+    return base.with_name(base.name + ".json"), base.with_name(base.name + ".csv")
+
+
+def write_files(result: EvaluationResult, out: str | Path) -> tuple[Path, Path]:
+    """Write the JSON (``meta`` + ``rows``) and the CSV (one line per row); returns their paths."""
+    json_path, csv_path = output_paths(out)
+    rows = [{key: _plain(row.get(key)) for key in COLUMNS} for row in result.rows]
+    with replace_atomically(json_path) as tmp:
+        tmp.write_text(json.dumps({"meta": result.meta, "rows": rows}, indent=1) + "\n")
+    with replace_atomically(csv_path) as tmp, open(tmp, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return json_path, csv_path
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{DIGITS.get(key, 3)}f}"
+    return str(value)
+
+
+def format_table(result: EvaluationResult, markdown: bool = False) -> str:
+    """The rows as an aligned text table (or markdown), grouped by family so methods sit next to each other.
+
+    Columns without any value (LPIPS, FID when unavailable) are left out; the report says why separately.
+    """
+    keys = [k for k in COLUMNS if any(_plain(r.get(k)) is not None for r in result.rows)]
+    order = {family: i for i, family in enumerate(["all", *result.meta.get("families", [])])}
+    rows = sorted(result.rows, key=lambda r: order.get(r["family"], len(order)))
+    table = [[HEADERS.get(k, k) for k in keys]] + [[_cell(k, r.get(k)) for k in keys] for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(row) + " |" for row in table]
+        lines.insert(1, "|" + "|".join("---" if i < 2 else "--:" for i in range(len(keys))) + "|")
+        return "\n".join(lines)
+    widths = [max(len(row[i]) for row in table) for i in range(len(keys))]
+    aligned = [[c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+               for row in table]  # method and family left, numbers right
+    return "\n".join("  ".join(row) for row in aligned)
+
+
+def log_wandb(result: EvaluationResult, start: bool | None = None) -> bool:
+    """Log the rows and thumbnails as W&B tables ``evaluate/scores`` and ``evaluate/samples``.
+
+    Args:
+        result: what :func:`colorgan.evaluation.evaluate` returned.
+        start: True starts a run when none is active (offline without an API key) and finishes it afterwards;
+            None logs only into an already active run (e.g. a WandbLogger's); False does nothing.
+
+    Returns:
+        Whether anything was logged.
+    """
+    if start is False:
+        return False
+    wandb = sys.modules.get("wandb")  # imported only if someone uses W&B already, or when asked to start a run
+    run = getattr(wandb, "run", None) if wandb is not None else None
+    started = False
+    if run is None:
+        if not start:
+            return False
+        import wandb
+
+        from colorgan.cli import _wandb_offline_without_key
+
+        _wandb_offline_without_key()
+        run = wandb.init(project=os.environ.get("WANDB_PROJECT", "colorgan"), job_type="evaluate",
+                         config={"evaluate": result.meta})
+        started = True
+    try:
+        scores = wandb.Table(columns=list(COLUMNS), data=[[_plain(r.get(k)) for k in COLUMNS] for r in result.rows])
+        payload: dict[str, Any] = {"evaluate/scores": scores}
+        if result.samples:
+            columns = list(result.samples[0])
+            data = [[wandb.Image(v.numpy()) if hasattr(v, "numpy") else v for v in s.values()]
+                    for s in result.samples]
+            payload["evaluate/samples"] = wandb.Table(columns=columns, data=data)
+        run.log(payload)
+        for row in result.rows:
+            if row["family"] == "all":
+                run.summary.update({f"evaluate/{row['method']}/{k}": _plain(row.get(k)) for k in COLUMNS[2:]})
+    finally:
+        if started:
+            run.finish()
+    return True

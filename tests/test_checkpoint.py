@@ -1,0 +1,173 @@
+"""colorgan.checkpoint: loading EMA generators safely, finding checkpoints, exporting safetensors and ONNX."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import CONFIGS, make_image_folder
+
+from colorgan import cli
+from colorgan.checkpoint import (
+    export_generator,
+    find_latest_checkpoint,
+    load_generator,
+    replace_atomically,
+)
+from colorgan.errors import ColorganError
+from colorgan.networks import UNetGenerator
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 1-epoch tiny checkpoint (configs/tiny.yaml), trained once for this module."""
+    root = tmp_path_factory.mktemp("tiny_run")
+    images = make_image_folder(root / "images")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("WANDB_MODE", "offline")
+        assert cli.main(["fit", "--config", str(CONFIGS / "tiny.yaml"), "--data.data_dir", str(images)]) == 0
+    return root / "runs" / "tiny" / "version_0" / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def raw(ckpt: Path) -> dict:
+    return torch.load(ckpt, map_location="cpu", weights_only=True)
+
+
+def inputs(height: int = 37, width: int = 53, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    L = torch.rand(batch, 1, height, width, generator=generator) * 2 - 1  # noqa: N806
+    return L, (torch.rand(batch, 1, height, width, generator=generator) > 0.5).float()
+
+
+def test_loads_the_ema_generator_in_eval_mode(ckpt: Path, raw: dict) -> None:
+    generator, info = load_generator(ckpt)
+    assert isinstance(generator, UNetGenerator) and not generator.training
+    assert not any(p.requires_grad for p in generator.parameters())
+    assert info["weights"] == "ema" and info["format"] == "ckpt" and info["generator"]["init_args"]["depth"] == 3
+    ema, live = raw["state_dict"]["ema_generator.stem.0.weight"], raw["state_dict"]["generator.stem.0.weight"]
+    assert not torch.equal(ema, live)  # else this test could not tell them apart
+    assert torch.equal(generator.stem[0].weight, ema)
+
+
+def test_falls_back_to_the_training_generator(tmp_path: Path, raw: dict) -> None:
+    checkpoint = dict(raw, state_dict={k: v for k, v in raw["state_dict"].items() if not k.startswith("ema_")})
+    torch.save(checkpoint, tmp_path / "no_ema.ckpt")
+    generator, info = load_generator(tmp_path / "no_ema.ckpt")
+    assert info["weights"] == "generator"
+    assert torch.equal(generator.stem[0].weight, raw["state_dict"]["generator.stem.0.weight"])
+
+
+@pytest.mark.parametrize(("class_path", "message"), [
+    ("os.system", "only colorgan.* classes"),
+    ("builtins.eval", "only colorgan.* classes"),
+    ("colorgan.networks.NoSuchNet", "does not have"),
+    ("colorgan.errors.ColorganError", "not a network class"),
+])
+def test_only_colorgan_network_classes_are_built(tmp_path: Path, raw: dict, class_path: str, message: str) -> None:
+    colorgan = dict(raw["colorgan"], generator={"class_path": class_path, "init_args": {}})
+    torch.save(dict(raw, colorgan=colorgan), tmp_path / "evil.ckpt")
+    with pytest.raises(ColorganError, match=message):
+        load_generator(tmp_path / "evil.ckpt")
+
+
+def test_architecture_mismatch_is_one_sentence(tmp_path: Path, raw: dict) -> None:
+    spec = raw["colorgan"]["generator"]
+    wrong = dict(spec, init_args=dict(spec["init_args"], base_channels=8))
+    torch.save(dict(raw, colorgan=dict(raw["colorgan"], generator=wrong)), tmp_path / "wrong.ckpt")
+    with pytest.raises(ColorganError, match="do not fit the stored generator architecture") as error:
+        load_generator(tmp_path / "wrong.ckpt")
+    assert "\n" not in str(error.value)
+
+
+def _foreign(tmp_path: Path, kind: str, ckpt: Path) -> Path:
+    path = tmp_path / ("model.safetensors" if kind == "text.safetensors" else f"{kind}.ckpt")
+    if kind == "random":
+        path.write_bytes(os.urandom(4096))
+    elif kind == "other_project":
+        torch.save({"state_dict": {}}, path)
+    elif kind == "truncated":
+        path.write_bytes(ckpt.read_bytes()[:5000])
+    elif kind == "text.safetensors":
+        path.write_text("hello")
+    elif kind == "directory":
+        path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("missing", "does not exist"),
+    ("directory", "is not a file"),
+    ("random", "is not a PyTorch checkpoint"),
+    ("other_project", "is not a colorgan checkpoint"),
+    ("truncated", "is not a PyTorch checkpoint"),
+    ("text.safetensors", "is not a readable safetensors file"),
+])
+def test_bad_files_give_one_clear_sentence(tmp_path: Path, ckpt: Path, kind: str, message: str) -> None:
+    path = _foreign(tmp_path, kind, ckpt)
+    with pytest.raises(ColorganError, match=message) as error:
+        load_generator(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_find_latest_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(ColorganError, match=r"--ckpt.*colorgan fit --config configs/quickstart.yaml"):
+        find_latest_checkpoint(tmp_path / "runs")
+    paths = [tmp_path / "runs" / run / "checkpoints" / "last.ckpt" for run in ("a/version_0", "b/version_0", "a/v1")]
+    for age, path in zip((300, 100, 200), paths, strict=True):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"")
+        os.utime(path, (1e9 - age, 1e9 - age))
+    assert find_latest_checkpoint(tmp_path / "runs") == paths[1]
+
+
+def test_safetensors_export_reproduces_the_ema_generator(tmp_path: Path, ckpt: Path) -> None:
+    out = export_generator(ckpt, tmp_path / "generator.safetensors", "safetensors")
+    original, _ = load_generator(ckpt)
+    exported, info = load_generator(out)
+    assert info["format"] == "safetensors" and info["weights"] == "ema" and info["source"] == "last.ckpt"
+    L, mask = inputs()  # noqa: N806
+    assert torch.equal(original(L, mask), exported(L, mask))
+
+
+def test_export_refuses_to_replace_the_checkpoint(ckpt: Path) -> None:
+    with pytest.raises(ColorganError, match="refusing to overwrite"):
+        export_generator(ckpt, ckpt, "safetensors")
+
+
+def test_replace_atomically_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.png"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), replace_atomically(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("crash mid-write")
+    assert target.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [target]
+    with replace_atomically(target) as tmp:
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new" and sorted(tmp_path.iterdir()) == [target]
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory: pytest.TempPathFactory, ckpt: Path) -> Path:
+    pytest.importorskip("onnx")
+    return export_generator(ckpt, tmp_path_factory.mktemp("onnx") / "generator.onnx", "onnx")
+
+
+@pytest.mark.parametrize("size", [(37, 53), (64, 64), (19, 8)])
+def test_onnx_export_matches_torch_at_any_size(onnx_file: Path, ckpt: Path, size: tuple[int, int]) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    import onnx
+
+    metadata = json.loads({p.key: p.value for p in onnx.load(str(onnx_file)).metadata_props}["colorgan"])
+    assert metadata["generator"]["class_path"] == "colorgan.networks.UNetGenerator"
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["L", "mask"]
+    L, mask = inputs(*size, batch=3)  # noqa: N806
+    (ab,) = session.run(None, {"L": L.numpy(), "mask": mask.numpy()})
+    expected = load_generator(ckpt)[0](L, mask)
+    assert ab.shape == (3, 2, *size)
+    torch.testing.assert_close(torch.from_numpy(ab), expected, atol=1e-4, rtol=0)

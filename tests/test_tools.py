@@ -1,0 +1,179 @@
+"""``colorgan predict | masks | export`` driven in-process through colorgan.cli.main: exit codes and messages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import CONFIGS, make_image_folder
+from PIL import Image
+
+from colorgan import cli
+from colorgan.checkpoint import load_generator
+from colorgan.inference import colorize_tensor
+from colorgan.masks import LIBRARY, library_mask
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project folder after `colorgan fit --config configs/tiny.yaml`: images/ and runs/tiny/version_0/."""
+    root = tmp_path_factory.mktemp("project")
+    images = make_image_folder(root / "images", count=8, size=(40, 48))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("WANDB_MODE", "offline")
+        assert cli.main(["fit", "--config", str(CONFIGS / "tiny.yaml"), "--data.data_dir", str(images)]) == 0
+    return root
+
+
+@pytest.fixture
+def in_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(project)
+    return project
+
+
+@pytest.fixture
+def ckpt(project: Path) -> Path:
+    return project / "runs" / "tiny" / "version_0" / "checkpoints" / "last.ckpt"
+
+
+def error_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("colorgan: error:")]
+
+
+def test_predict_without_ckpt_uses_the_newest_checkpoint(in_project: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    newest = in_project / "runs" / "tiny" / "version_0" / "checkpoints" / "last.ckpt"
+    os.utime(newest)  # the fit also wrote epoch=0-step=2.ckpt in the same second
+    code = cli.main(["predict", "--mask", "stripes", "--out", str(tmp_path / "out"), "images/photo_00.png"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert str(Path("runs/tiny/version_0/checkpoints/last.ckpt")) in captured.err
+    out = np.asarray(Image.open(tmp_path / "out" / "photo_00_color.png")).astype(int)
+    gray = library_mask("stripes", 40, 48)[0].numpy() == 0
+    assert out.shape == (40, 48, 3) and (out[gray].max(axis=1) == out[gray].min(axis=1)).all()
+
+
+def test_predict_folder_with_a_bad_file_writes_the_rest_and_exits_1(project: Path, ckpt: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    folder = make_image_folder(tmp_path / "photos", count=3, size=(24, 32))
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    code = cli.main(["predict", "--ckpt", str(ckpt), "--out", str(tmp_path / "out"), "--batch-size", "2",
+                     "--threads", str(torch.get_num_threads()), str(folder), str(tmp_path / "missing.png")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"photo_0{i}_color.png" for i in range(3)]
+    failures = [line for line in captured.err.splitlines() if line.startswith("colorgan: failed:")]
+    assert len(failures) == 2
+    assert any("corrupt.jpg" in line for line in failures) and any("missing.png" in line for line in failures)
+    assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("size", [[], ["--size", "64"]])
+def test_predict_mask_file_and_odd_size(ckpt: Path, tmp_path: Path, size: list[str]) -> None:
+    image = make_image_folder(tmp_path / "odd", count=1, size=(33, 51)) / "photo_00.png"
+    assert cli.main(["masks", "--write", str(tmp_path / "masks"), "--size", "33", "51", "circle"]) == 0
+    args = ["predict", "--ckpt", str(ckpt), "--mask", str(tmp_path / "masks" / "circle.png"), "--invert",
+            "--feather", "2", "--out", str(tmp_path / "out"), "--suffix=-c", *size, str(image)]
+    assert cli.main(args) == 0
+    with Image.open(tmp_path / "out" / "photo_00-c.png") as out:
+        assert out.size == (51, 33)
+        pixels = np.asarray(out).astype(int)
+    # inverted circle: the center (far from the feathered edge) is exactly gray
+    assert (pixels[14:19, 23:28].max(axis=2) == pixels[14:19, 23:28].min(axis=2)).all()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--mask", "no_such_mask"], "neither a file nor a library mask"),
+    (["--mask", "missing/mask.png"], "neither a file nor a library mask"),
+    (["--feather", "-1"], "feather must be >= 0"),
+    (["--batch-size", "0"], "batch size and size must be >= 1"),
+    pytest.param(["--device", "cuda"], "no CUDA GPU", marks=pytest.mark.skipif(torch.cuda.is_available(),
+                                                                                 reason="a GPU is present")),
+])
+def test_predict_config_errors_exit_2_with_one_line(ckpt: Path, project: Path, tmp_path: Path, args: list[str],
+                                                     message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["predict", "--ckpt", str(ckpt), "--out", str(tmp_path / "out"), *args,
+                     str(project / "images" / "photo_00.png")])
+    captured = capsys.readouterr()
+    assert code == 2 and not (tmp_path / "out").exists()
+    (line,) = error_lines(captured.err)
+    assert message in line
+
+
+@pytest.mark.parametrize("kind", ["other_project", "random_bytes"])
+def test_foreign_checkpoints_exit_2_with_one_line(project: Path, tmp_path: Path, kind: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "model.ckpt"
+    if kind == "other_project":
+        torch.save({"state_dict": {}}, path)
+    else:
+        path.write_bytes(os.urandom(2048))
+    code = cli.main(["predict", "--ckpt", str(path), str(project / "images" / "photo_00.png")])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    (line,) = error_lines(captured.err)
+    assert str(path) in line and "checkpoint" in line
+
+
+def test_predict_without_any_checkpoint_explains_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["predict", "photo.png"]) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "--ckpt" in line and "colorgan fit --config configs/quickstart.yaml" in line
+
+
+def test_predict_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["predict"]) == 2
+    assert "usage: colorgan predict" in capsys.readouterr().err
+    assert cli.main(["predict", "--help"]) == 0
+    assert "--feather PX" in capsys.readouterr().out
+
+
+def test_masks_lists_and_writes_the_library(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["masks"]) == 0
+    assert capsys.readouterr().out.split() == list(LIBRARY)
+    assert cli.main(["masks", "--write", str(tmp_path), "--size", "24", "40", "stripes", "ring.png"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ring.png", "stripes.png"]
+    with Image.open(tmp_path / "stripes.png") as image:
+        assert image.size == (40, 24)
+        assert np.array_equal(np.asarray(image) // 255, library_mask("stripes", 24, 40)[0].numpy().astype(np.uint8))
+    assert cli.main(["masks", "--write", str(tmp_path / "square"), "--size", "16"]) == 0
+    assert len(list((tmp_path / "square").glob("*.png"))) == len(LIBRARY)
+    assert cli.main(["masks", "--write", str(tmp_path), "nope"]) == 2
+    assert "nope" in error_lines(capsys.readouterr().err)[0]
+
+
+def test_export_safetensors_then_predict_matches_the_checkpoint(ckpt: Path, project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gen.safetensors"
+    assert cli.main(["export", "--ckpt", str(ckpt), "--format", "safetensors", str(out)]) == 0
+    rgb, mask = torch.rand(1, 3, 29, 45), (torch.rand(1, 1, 29, 45) > 0.5).float()
+    expected = colorize_tensor(load_generator(ckpt)[0], rgb, mask, size=32)
+    assert torch.equal(colorize_tensor(load_generator(out)[0], rgb, mask, size=32), expected)
+    image = project / "images" / "photo_01.png"
+    for source in (ckpt, out):
+        assert cli.main(["predict", "--ckpt", str(source), "--out", str(tmp_path / source.suffix), str(image)]) == 0
+    first, second = (np.asarray(Image.open(tmp_path / s / "photo_01_color.png")) for s in (".ckpt", ".safetensors"))
+    assert np.array_equal(first, second)
+
+
+def test_export_onnx_matches_torch_at_an_odd_size(ckpt: Path, tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / "gen.onnx"
+    assert cli.main(["export", "--ckpt", str(ckpt), str(out)]) == 0  # format from the extension
+    L, mask = torch.rand(2, 1, 33, 51) * 2 - 1, (torch.rand(2, 1, 33, 51) > 0.5).float()  # noqa: N806
+    (ab,) = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(
+        None, {"L": L.numpy(), "mask": mask.numpy()})
+    torch.testing.assert_close(torch.from_numpy(ab), load_generator(ckpt)[0](L, mask), atol=1e-4, rtol=0)
+
+
+def test_export_errors(ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["export", "--ckpt", str(ckpt), str(tmp_path / "gen.bin")]) == 2
+    assert "--format" in capsys.readouterr().err
+    assert cli.main(["export", "--ckpt", str(tmp_path / "nope.ckpt"), str(tmp_path / "g.onnx")]) == 2
+    assert "does not exist" in error_lines(capsys.readouterr().err)[0]
+    assert not list(tmp_path.iterdir())
