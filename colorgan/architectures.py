@@ -10,15 +10,14 @@ arguments in ``self.config`` (plain values) so that a checkpoint can rebuild it 
 from __future__ import annotations
 
 import math
-import socket
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 import torchvision
 from torch import nn
 
+from colorgan.data import _online
 from colorgan.errors import ColorganError
 from colorgan.networks import GeneratorNorm, _check_inputs, apply_mask, norm_layer
 
@@ -68,24 +67,13 @@ def vgg16_weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / VGG16_WEIGHTS_URL.rsplit("/", 1)[-1]
 
 
-def _unreachable(url: str, timeout: float = 3.0) -> str | None:
-    """None when the host of ``url`` answers, else the reason (a short timeout: offline users get one sentence,
-    not a hanging download)."""
-    host = urlparse(url).hostname or ""
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return None
-    except OSError as error:
-        return f"{host} is unreachable ({error.strerror or error})"
-
-
 def _imagenet_vgg16_features() -> dict[str, torch.Tensor]:
     """State dict of torchvision's ImageNet ``vgg16().features`` (keys ``"0.weight"``, ...), from the local cache or
     downloaded into it; raises :class:`ColorganError` at once when the file is missing and the host unreachable."""
     path = vgg16_weights_path()
     hint = f"put {VGG16_WEIGHTS_URL} at {path}, or set pretrained: false to train VGG16 from scratch"
     if not path.is_file():
-        reason = _unreachable(VGG16_WEIGHTS_URL)
+        reason = _online(VGG16_WEIGHTS_URL, timeout=3.0)
         if reason is not None:
             raise ColorganError(f"the pretrained VGG16 weights {path} are missing and {reason}: {hint}.")
     try:
