@@ -119,12 +119,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                     save_config_callback=LoggerSaveConfigCallback, save_config_kwargs={"overwrite": True},
                     parser_kwargs={"description": "Train and evaluate mask-conditioned colorization GANs. "
                                    "Also: colorgan predict | masks | export | evaluate (see colorgan predict --help)."})
-    except ColorganError as error:
-        print(f"colorgan: error: {error}", file=sys.stderr)
+    except Exception as error:
+        # jsonargparse wraps errors raised while instantiating the config's classes (a refused option, missing
+        # pretrained weights) in its own ValueError; the user should see colorgan's one line, not that traceback.
+        cause = _colorgan_error(error)
+        if cause is None:
+            raise
+        print(f"colorgan: error: {cause}", file=sys.stderr)
         return 2
     finally:
         _finish_wandb_run()
     return 0
+
+
+def _colorgan_error(error: BaseException) -> ColorganError | None:
+    """The ColorganError in ``error``'s chain of causes, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ColorganError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _finish_wandb_run() -> None:

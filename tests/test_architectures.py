@@ -186,9 +186,6 @@ def test_pretrained_vgg16_unreadable_file_is_a_clear_error(empty_torch_home: Pat
     assert str(path) in str(error.value)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="pending in cli.main: jsonargparse wraps a ColorganError raised while instantiating the "
-                          "generator in a ValueError, which cli.main does not unwrap yet")
 def test_cli_reports_missing_vgg16_weights_in_one_line(empty_torch_home: Path, monkeypatch: pytest.MonkeyPatch,
                                                        workdir: Path, image_dir: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
