@@ -297,7 +297,13 @@ class MaskSampler:
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` masks, (n, 1, height, width) float {0, 1}; ``generator`` (on ``device``) makes it repeatable."""
         device = torch.device(device)
-        choice = torch.multinomial(self.weights.to(device), n, replacement=True, generator=generator)
+        # The family of each row is chosen on the CPU, so that grouping the rows by family (nonzero, numel) never
+        # waits for the accelerator: a training step draws its masks without a host sync. Only a generator on
+        # another device forces one copy of the choice to the host.
+        if generator is None or generator.device.type == "cpu":
+            choice = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        else:
+            choice = torch.multinomial(self.weights.to(device), n, replacement=True, generator=generator).cpu()
         masks = torch.empty((n, 1, height, width), device=device)
         # One call per family present: each family is batched, and a batch holds at most eight of them.
         for index, family in enumerate(self.families):
@@ -305,5 +311,5 @@ class MaskSampler:
             if rows.numel() == 0:
                 continue
             draw = self.sample_library if family == "library" else PROCEDURAL[family]
-            masks[rows] = draw(rows.numel(), height, width, device, generator)
+            masks[rows.to(device, non_blocking=True)] = draw(rows.numel(), height, width, device, generator)
         return masks

@@ -105,3 +105,14 @@ def test_extra_masks_join_the_library_family():
     sampler = MaskSampler({"library": 1.0}, extra_masks=[custom], library_names=["half_vertical"])
     masks = sampler(64, 8, 8, "cpu", torch.Generator().manual_seed(0))
     assert any(torch.equal(m, custom) for m in masks)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="host syncs exist only with an accelerator")
+def test_training_masks_are_drawn_without_host_sync() -> None:
+    sampler = MaskSampler()  # every family, as in training
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        masks = sampler(64, 32, 32, "cuda")
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert masks.shape == (64, 1, 32, 32) and masks.device.type == "cuda"
