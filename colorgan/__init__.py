@@ -1,12 +1,31 @@
 """colorgan: mask-conditioned GAN colorization of grayscale photos in Lab space."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from colorgan.errors import ColorganError
+from colorgan.inference import colorize
+from colorgan.networks import PatchDiscriminator, UNetGenerator
+
 __version__ = "0.1.0"
 
-from colorgan.data import ColorizationDataModule  # noqa: E402
-from colorgan.errors import ColorganError  # noqa: E402
-from colorgan.inference import colorize  # noqa: E402
-from colorgan.module import ColorGAN  # noqa: E402
-from colorgan.networks import PatchDiscriminator, UNetGenerator  # noqa: E402
+if TYPE_CHECKING:
+    from colorgan.data import ColorizationDataModule
+    from colorgan.module import ColorGAN
+
+# The Lightning-backed classes load on first use: `colorgan predict` and `from colorgan import colorize` then start
+# without importing pytorch_lightning (several seconds).
+_LAZY = {"ColorGAN": "colorgan.module", "ColorizationDataModule": "colorgan.data"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'colorgan' has no attribute {name!r}")
+
 
 __all__ = ["ColorGAN", "ColorganError", "ColorizationDataModule", "PatchDiscriminator", "UNetGenerator", "__version__",
            "colorize"]

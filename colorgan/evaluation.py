@@ -33,8 +33,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from colorgan.color import AB_SCALE, rgb_to_lab_norm
-from colorgan.data import ImageFolderDataset, _screen, find_images
 from colorgan.errors import ColorganError
+from colorgan.images import ImageFolderDataset, find_images, screen_images
 from colorgan.protocol import PROTOCOL_FAMILIES, ProtocolDataset
 from colorgan.scores import ColorizationScores, scored_rgb
 
@@ -153,7 +153,7 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
     info: dict[str, Any] = {}
     if generator is None and ckpt is not None:  # a bad checkpoint fails before a big folder is scanned
         generator, info = load_generator(ckpt, device)
-    files = _screen(find_images(root), size // 2)
+    files = screen_images(find_images(root), size // 2)
     if not files:
         raise ColorganError(f"no usable color photos in {root}")
     methods: dict[str, Predictor] = {}

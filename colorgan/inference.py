@@ -32,8 +32,8 @@ from tqdm.auto import tqdm
 
 from colorgan.checkpoint import find_latest_checkpoint, load_generator, replace_atomically
 from colorgan.color import AB_SCALE, L_SCALE, rgb_to_lab_norm
-from colorgan.data import IMAGE_SUFFIXES, find_images, open_rgb
 from colorgan.errors import ColorganError
+from colorgan.images import IMAGE_SUFFIXES, find_images, open_rgb
 from colorgan.masks import resolve_mask
 
 MaskSpec = str | Path | Image.Image | torch.Tensor | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -50,3 +51,28 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_DIR", str(work))
     return work
+
+
+def make_messy_folder(root: Path) -> Path:
+    """Good photos plus every kind of trouble a real folder has."""
+    make_image_folder(root / "good", count=6, size=(48, 40))
+    rng = np.random.default_rng(1)
+    photo = Image.fromarray(smooth_color_image(rng, 48, 64))
+    photo.convert("CMYK").save(root / "cmyk.jpg")
+    photo.convert("RGBA").save(root / "rgba.png")
+    photo.convert("P", palette=Image.Palette.ADAPTIVE).save(root / "palette.png")
+    photo.save(root / "upper.JPEG")
+    photo.convert("L").save(root / "gray.jpg")
+    Image.fromarray((np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 20)).save(root / "gray16.png")
+    photo.resize((8, 8)).save(root / "tiny.png")
+    (root / "notes.txt").write_text("not an image")
+    (root / "fake.png").write_bytes(b"\x89PNG but not really")
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")  # noisy: long scan data
+    (root / "truncated.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    photo.save(root / "rotated.jpg", exif=exif)
+    (root / ".hidden").mkdir()
+    photo.save(root / ".hidden" / "skip.png")
+    return root

@@ -1,60 +1,16 @@
-import io
 import socket
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from conftest import make_image_folder, smooth_color_image
-from PIL import Image
+from conftest import make_image_folder, make_messy_folder
 
-from colorgan.data import ColorizationDataModule, find_images, open_rgb, resolve_data_dir
+from colorgan.data import ColorizationDataModule, resolve_data_dir
 from colorgan.errors import ColorganError
-
-
-def _messy_folder(root: Path) -> Path:
-    """Good photos plus every kind of trouble a real folder has."""
-    make_image_folder(root / "good", count=6, size=(48, 40))
-    rng = np.random.default_rng(1)
-    photo = Image.fromarray(smooth_color_image(rng, 48, 64))
-    photo.convert("CMYK").save(root / "cmyk.jpg")
-    photo.convert("RGBA").save(root / "rgba.png")
-    photo.convert("P", palette=Image.Palette.ADAPTIVE).save(root / "palette.png")
-    photo.save(root / "upper.JPEG")
-    photo.convert("L").save(root / "gray.jpg")
-    Image.fromarray((np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 20)).save(root / "gray16.png")
-    photo.resize((8, 8)).save(root / "tiny.png")
-    (root / "notes.txt").write_text("not an image")
-    (root / "fake.png").write_bytes(b"\x89PNG but not really")
-    buffer = io.BytesIO()
-    Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")  # noisy: long scan data
-    (root / "truncated.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
-    exif = Image.Exif()
-    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
-    photo.save(root / "rotated.jpg", exif=exif)
-    (root / ".hidden").mkdir()
-    photo.save(root / ".hidden" / "skip.png")
-    return root
-
-
-def test_open_rgb_converts_every_mode(tmp_path):
-    folder = _messy_folder(tmp_path)
-    for name in ["cmyk.jpg", "rgba.png", "palette.png", "gray.jpg", "gray16.png", "rotated.jpg"]:
-        image = open_rgb(folder / name)
-        assert image.mode == "RGB", name
-    assert open_rgb(folder / "rotated.jpg").size == (48, 64)  # EXIF orientation applied: portrait
-    g16 = np.asarray(open_rgb(folder / "gray16.png"))
-    assert g16.max() > 200 and np.all(g16[..., 0] == g16[..., 1])  # scaled from 16 bit, not clipped to white
-
-
-def test_open_rgb_composites_transparency_over_white(tmp_path):
-    rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
-    Image.fromarray(rgba, "RGBA").save(tmp_path / "clear.png")
-    assert np.all(np.asarray(open_rgb(tmp_path / "clear.png")) == 255)
+from colorgan.images import find_images
 
 
 def test_setup_skips_bad_files_with_a_warning_naming_each(tmp_path):
-    folder = _messy_folder(tmp_path / "messy")
+    folder = make_messy_folder(tmp_path / "messy")
     dm = ColorizationDataModule(str(folder), image_size=32, batch_size=4, num_workers=0, val_fraction=0.2)
     with pytest.warns(UserWarning) as record:
         dm.setup("fit")
@@ -68,7 +24,7 @@ def test_setup_skips_bad_files_with_a_warning_naming_each(tmp_path):
 
 
 def test_a_full_epoch_over_messy_data_never_crashes(tmp_path):
-    folder = _messy_folder(tmp_path / "messy")
+    folder = make_messy_folder(tmp_path / "messy")
     dm = ColorizationDataModule(str(folder), image_size=32, batch_size=3, num_workers=0, val_fraction=0.2)
     with pytest.warns(UserWarning):
         dm.setup("fit")

@@ -1,0 +1,148 @@
+"""Photo files: finding, screening and decoding them, and a dataset of square uint8 crops.
+
+Decoding happens on the CPU (in DataLoader workers during training); everything after it runs batched on the
+device. No Lightning here, so ``colorgan predict`` and ``colorgan evaluate`` start without importing it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from colorgan.errors import ColorganError
+from colorgan.masks import MaskSampler
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+__all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "find_images", "open_rgb", "screen_images"]
+
+
+# --- decoding ----------------------------------------------------------------------------------------------------
+
+GRAYSCALE_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+
+
+def open_rgb(path: str | Path, draft_size: int | None = None) -> Image.Image:
+    """Decode any image file as 8-bit RGB, upright per its EXIF orientation.
+
+    Handles palette, CMYK, RGBA (composited over white), 16-bit and float grayscale. ``draft_size`` lets the JPEG
+    decoder downscale by a power of two while staying at least that large on the short side (much faster).
+
+    Raises:
+        OSError, ValueError, UnidentifiedImageError: unreadable or truncated files.
+    """
+    with Image.open(path) as image:
+        if draft_size is not None and image.format == "JPEG":
+            scale = min(image.size) / draft_size
+            if scale >= 2:
+                image.draft("RGB", (int(image.size[0] / scale) + 1, int(image.size[1] / scale) + 1))
+        image.load()  # raises here for truncated files
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+            array = np.asarray(image, dtype=np.float32)
+            top = 65535.0 if array.max() > 255 else 255.0
+            image = Image.fromarray((array / top * 255.0).clip(0, 255).round().astype(np.uint8), mode="L")
+        if image.mode == "P":
+            image = image.convert("RGBA")
+        if image.mode in ("RGBA", "LA", "La", "RGBa"):
+            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, image.convert("RGBA"))
+        return image.convert("RGB")
+
+
+def find_images(root: str | Path) -> list[Path]:
+    """All image files under ``root`` (recursive, by suffix, case-insensitive, hidden files skipped), sorted."""
+    root = Path(root)
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def screen_images(files: list[Path], min_size: int) -> list[Path]:
+    """Drop files that are not images, are grayscale (no color to learn) or too small, warning for each."""
+    kept = []
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                size, mode = image.size, image.mode
+        except (OSError, ValueError, UnidentifiedImageError) as error:
+            warnings.warn(f"skipping {path}: not a readable image ({error})", stacklevel=2)
+            continue
+        if mode in GRAYSCALE_MODES:
+            warnings.warn(f"skipping {path}: grayscale image (mode {mode}) has no color to learn from", stacklevel=2)
+        elif min(size) < min_size:
+            warnings.warn(f"skipping {path}: {size[0]}x{size[1]} is smaller than {min_size} px", stacklevel=2)
+        else:
+            kept.append(path)
+    return kept
+
+
+# --- dataset -----------------------------------------------------------------------------------------------------
+
+
+class ImageFolderDataset(Dataset):
+    """Square uint8 RGB crops of a list of image files.
+
+    Training items are random crops of the image resized to ``1.125 * image_size`` on the short side; evaluation
+    items are center crops at ``image_size`` and carry a fixed mask (the same every epoch), drawn from
+    ``mask_sampler`` with a per-item seed.
+
+    A file that fails to decode mid-epoch (truncated, corrupt) is reported once and replaced by the next one.
+    """
+
+    def __init__(self, files: list[Path], image_size: int, train: bool, mask_sampler: MaskSampler | None = None,
+                 mask_seed: int = 0, cache: bool = False) -> None:
+        if not files:
+            raise ColorganError("no images to load")
+        self.files, self.image_size, self.train = list(files), image_size, train
+        self.load_size = round(image_size * 1.125) if train else image_size
+        self.mask_sampler, self.mask_seed = mask_sampler, mask_seed
+        self._bad: set[int] = set()
+        self._cache: list[torch.Tensor | None] | None = None
+        if cache:  # decoded once, in the main process, before workers fork and share it
+            self._cache = [self._decode(i) for i in range(len(self.files))]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _decode(self, index: int) -> torch.Tensor | None:
+        path = self.files[index]
+        try:
+            image = open_rgb(path, draft_size=self.load_size)
+        except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+            if index not in self._bad:
+                warnings.warn(f"skipping {path}: cannot decode ({error})", stacklevel=2)
+                self._bad.add(index)
+            return None
+        scale = self.load_size / min(image.size)
+        size = (max(self.load_size, round(image.size[0] * scale)), max(self.load_size, round(image.size[1] * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+
+    def _image(self, index: int) -> torch.Tensor:
+        for offset in range(len(self.files)):
+            i = (index + offset) % len(self.files)
+            if i in self._bad:
+                continue
+            image = self._cache[i] if self._cache is not None else self._decode(i)
+            if image is not None:
+                return image
+        raise ColorganError(f"none of the {len(self.files)} images could be decoded")
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        image = self._image(index)
+        h, w = image.shape[-2:]
+        s = self.image_size
+        if self.train:
+            top, left = torch.randint(h - s + 1, ()).item(), torch.randint(w - s + 1, ()).item()
+        else:
+            top, left = (h - s) // 2, (w - s) // 2
+        item = {"image": image[:, top:top + s, left:left + s].contiguous()}
+        if not self.train and self.mask_sampler is not None:
+            generator = torch.Generator().manual_seed(self.mask_seed + index)
+            item["mask"] = self.mask_sampler(1, s, s, "cpu", generator)[0].to(torch.uint8)
+        return item
