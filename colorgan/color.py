@@ -20,7 +20,8 @@ L_SCALE = 50.0
 AB_SCALE = 110.0
 """a*, b* are stored as ``ab / AB_SCALE``; the sRGB gamut spans roughly a* in [-86, 98], b* in [-108, 95]."""
 
-__all__ = ["AB_SCALE", "L_SCALE", "chroma", "lab_norm_to_rgb", "rgb_to_gray", "rgb_to_lab_norm"]
+__all__ = ["AB_SCALE", "L_SCALE", "chroma", "lab_norm_to_rgb", "lab_norm_to_rgb_in_gamut", "rgb_to_gray",
+           "rgb_to_lab_norm"]
 
 
 def _check_image(x: torch.Tensor, channels: int, name: str) -> None:
@@ -72,6 +73,42 @@ def lab_norm_to_rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:  # noqa:
     with torch.autocast(device_type=L.device.type, enabled=False):
         lab = torch.cat([(L.float() + 1.0) * L_SCALE, ab.float() * AB_SCALE], dim=1)
         return lab_to_rgb(lab, clip=True)
+
+
+def lab_norm_to_rgb_in_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8,  # noqa: N803
+                             tolerance: float = 1e-3) -> torch.Tensor:
+    """Like :func:`lab_norm_to_rgb`, but colors outside sRGB lose chroma instead of having their channels clipped.
+
+    Clipping R, G and B separately changes lightness and hue; scaling (a*, b*) down keeps both. The largest factor
+    in [0, 1] that fits is bisected (``steps`` halvings: to 1/256) for the out-of-gamut pixels only, which are few
+    for a trained model.
+
+    Args:
+        L: (B, 1, H, W) normalized lightness in [-1, 1].
+        ab: (B, 2, H, W) normalized chroma.
+        steps: bisection steps.
+        tolerance: how far outside [0, 1] a channel may be and still count as in gamut (then clipped).
+
+    Returns:
+        (B, 3, H, W) float32 sRGB in [0, 1]. Where ``ab == 0`` it equals :func:`lab_norm_to_rgb` bit for bit.
+    """
+    _check_image(L, 1, "L")
+    _check_image(ab, 2, "ab")
+    with torch.autocast(device_type=L.device.type, enabled=False):
+        lab = torch.cat([(L.float() + 1.0) * L_SCALE, ab.float() * AB_SCALE], dim=1)
+        rgb = lab_to_rgb(lab, clip=False)
+        bad = (rgb.amin(dim=1) < -tolerance) | (rgb.amax(dim=1) > 1.0 + tolerance)  # (B, H, W)
+        if bad.any():
+            lab_bad = lab.movedim(1, -1)[bad].T  # (3, N): the pixels to fix, as one 1 x N "image"
+            low, high = lab_bad.new_zeros(lab_bad.shape[1]), lab_bad.new_ones(lab_bad.shape[1])
+            for _ in range(steps):  # gray (factor 0) is always in gamut; keep the largest factor known to be
+                mid = (low + high) / 2
+                trial = lab_to_rgb(torch.cat([lab_bad[:1], lab_bad[1:] * mid])[:, None], clip=False)[:, 0]
+                fits = (trial.amin(dim=0) >= -tolerance) & (trial.amax(dim=0) <= 1.0 + tolerance)
+                low, high = torch.where(fits, mid, low), torch.where(fits, high, mid)
+            fixed = lab_to_rgb(torch.cat([lab_bad[:1], lab_bad[1:] * low])[:, None], clip=False)[:, 0]
+            rgb.movedim(1, -1)[bad] = fixed.T  # writes through the view into rgb
+        return rgb.clamp_(0.0, 1.0)
 
 
 def rgb_to_gray(rgb: torch.Tensor) -> torch.Tensor:

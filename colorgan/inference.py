@@ -25,13 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
-from kornia.color import lab_to_rgb
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 from tqdm.auto import tqdm
 
 from colorgan.checkpoint import find_latest_checkpoint, load_generator, replace_atomically
-from colorgan.color import AB_SCALE, L_SCALE, rgb_to_lab_norm
+from colorgan.color import lab_norm_to_rgb_in_gamut, rgb_to_lab_norm
 from colorgan.errors import ColorganError
 from colorgan.images import IMAGE_SUFFIXES, find_images, open_rgb
 from colorgan.masks import resolve_mask
@@ -63,29 +62,6 @@ def _working_size(height: int, width: int, size: int | None) -> tuple[int, int]:
         return height, width
     scale = size / min(height, width)
     return (size, max(1, round(width * scale))) if height <= width else (max(1, round(height * scale)), size)
-
-
-def _lab_to_rgb_in_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8,  # noqa: N803
-                         tolerance: float = 1e-3) -> torch.Tensor:
-    """sRGB (B, 3, H, W) in [0, 1] of normalized L (B, 1, H, W) and ab (B, 2, H, W), out-of-gamut chroma reduced.
-
-    Bisects a per-pixel chroma factor in [0, 1] (to 1/256) for the out-of-gamut pixels only, which are few for a
-    trained model. Where ``ab == 0`` the result equals :func:`colorgan.color.lab_norm_to_rgb` bit for bit.
-    """
-    lab = torch.cat([(L.float() + 1.0) * L_SCALE, ab.float() * AB_SCALE], dim=1)
-    rgb = lab_to_rgb(lab, clip=False)
-    bad = (rgb.amin(dim=1) < -tolerance) | (rgb.amax(dim=1) > 1.0 + tolerance)  # (B, H, W)
-    if bad.any():
-        lab_bad = lab.movedim(1, -1)[bad].T  # (3, N): the pixels to fix, as one 1 x N "image"
-        low, high = lab_bad.new_zeros(lab_bad.shape[1]), lab_bad.new_ones(lab_bad.shape[1])
-        for _ in range(steps):  # gray (factor 0) is always in gamut; keep the largest factor known to be
-            mid = (low + high) / 2
-            trial = lab_to_rgb(torch.cat([lab_bad[:1], lab_bad[1:] * mid])[:, None], clip=False)[:, 0]
-            fits = (trial.amin(dim=0) >= -tolerance) & (trial.amax(dim=0) <= 1.0 + tolerance)
-            low, high = torch.where(fits, mid, low), torch.where(fits, high, mid)
-        fixed = lab_to_rgb(torch.cat([lab_bad[:1], lab_bad[1:] * low])[:, None], clip=False)[:, 0]
-        rgb.movedim(1, -1)[bad] = fixed.T  # writes through the view into rgb
-    return rgb.clamp_(0.0, 1.0)
 
 
 @torch.inference_mode()
@@ -126,7 +102,7 @@ def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor 
     for top in range(0, height, rows):
         band = slice(top, top + rows)
         m = mask[:, :, band]
-        color = _lab_to_rgb_in_gamut(L[:, :, band], ab[:, :, band] * m)
+        color = lab_norm_to_rgb_in_gamut(L[:, :, band], ab[:, :, band] * m)
         # Lab -> RGB of ab = 0 leaves a ~1e-7 spread between channels; their mean is rgb_to_gray's exact gray.
         out[:, :, band] = torch.where(m == 0, color.mean(dim=1, keepdim=True), color)
     return out

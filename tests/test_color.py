@@ -1,7 +1,16 @@
 import pytest
 import torch
+from kornia.color import rgb_to_lab
 
-from colorgan.color import AB_SCALE, L_SCALE, chroma, lab_norm_to_rgb, rgb_to_gray, rgb_to_lab_norm
+from colorgan.color import (
+    AB_SCALE,
+    L_SCALE,
+    chroma,
+    lab_norm_to_rgb,
+    lab_norm_to_rgb_in_gamut,
+    rgb_to_gray,
+    rgb_to_lab_norm,
+)
 
 
 def test_round_trip_is_identity():
@@ -59,3 +68,18 @@ def test_chroma_of_gray_is_zero_and_of_red_matches():
 def test_bad_shapes_are_clear_errors(bad):
     with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
         rgb_to_lab_norm(bad)
+
+
+def test_in_gamut_conversion_reduces_chroma_instead_of_clipping_channels():
+    L = torch.full((1, 1, 1, 3), 0.0)  # noqa: N806  L* = 50
+    # a* = 99, b* = 0 at L* 50 is far outside sRGB; a* = 11 is inside; ab = 0 is gray
+    ab = torch.tensor([[[[0.9, 0.1, 0.0]], [[0.0, 0.0, 0.0]]]])
+    rgb = lab_norm_to_rgb_in_gamut(L, ab)
+    assert rgb.min() >= 0 and rgb.max() <= 1
+    lab = rgb_to_lab(rgb)
+    assert torch.allclose(lab[:, 0], torch.full((1, 1, 3), 50.0), atol=0.2)  # lightness kept for all three
+    assert lab[0, 1, 0, 0] > 40 and lab[0, 2, 0, 0].abs() < 2  # still a strong red, hue (b* ~ 0) kept
+    assert torch.allclose(rgb[..., 1:], lab_norm_to_rgb(L[..., 1:], ab[..., 1:]), atol=1e-5)  # in gamut: unchanged
+    assert torch.equal(rgb[..., 2:], lab_norm_to_rgb(L[..., 2:], ab[..., 2:]))  # gray: bit for bit
+    clipped = rgb_to_lab(lab_norm_to_rgb(L, ab))
+    assert (clipped[0, 0, 0, 0] - 50).abs() > 1  # what the plain conversion would have done to lightness
