@@ -30,6 +30,21 @@ def make_image_folder(root: Path, count: int = 8, size: tuple[int, int] = (40, 4
     return root
 
 
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project folder after ``colorgan fit --config configs/tiny.yaml`` on eight 40x48 photos, trained once per
+    test session: ``images/`` and ``runs/tiny/version_0/``. Shared: tests write their outputs elsewhere."""
+    from colorgan import cli
+
+    root = tmp_path_factory.mktemp("tiny_project")
+    images = make_image_folder(root / "images")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("WANDB_MODE", "offline")
+        assert cli.main(["fit", "--config", str(CONFIGS / "tiny.yaml"), "--data.data_dir", str(images)]) == 0
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
@@ -63,7 +78,7 @@ def make_messy_folder(root: Path) -> Path:
     photo.convert("P", palette=Image.Palette.ADAPTIVE).save(root / "palette.png")
     photo.save(root / "upper.JPEG")
     photo.convert("L").save(root / "gray.jpg")
-    Image.fromarray((np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 20)).save(root / "gray16.png")
+    Image.fromarray(np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 20).save(root / "gray16.png")
     photo.resize((8, 8)).save(root / "tiny.png")
     (root / "notes.txt").write_text("not an image")
     (root / "fake.png").write_bytes(b"\x89PNG but not really")

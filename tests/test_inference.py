@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS, make_image_folder, smooth_color_image
+from conftest import make_image_folder, smooth_color_image
 from kornia.color import rgb_to_lab
 from PIL import Image
 from torch import nn
 
-from colorgan import cli
 from colorgan.checkpoint import load_generator
 from colorgan.color import rgb_to_gray
 from colorgan.errors import ColorganError
@@ -33,15 +32,8 @@ class Saturated(nn.Module):
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real 1-epoch tiny checkpoint (configs/tiny.yaml), trained once for this module."""
-    root = tmp_path_factory.mktemp("tiny_run")
-    images = make_image_folder(root / "images")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("WANDB_MODE", "offline")
-        assert cli.main(["fit", "--config", str(CONFIGS / "tiny.yaml"), "--data.data_dir", str(images)]) == 0
-    return root / "runs" / "tiny" / "version_0" / "checkpoints" / "last.ckpt"
+def ckpt(tiny_project: Path) -> Path:
+    return tiny_project / "runs" / "tiny" / "version_0" / "checkpoints" / "last.ckpt"
 
 
 @pytest.fixture(scope="module")

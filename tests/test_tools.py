@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import CONFIGS, make_image_folder
+from conftest import make_image_folder
 from PIL import Image
 
 from colorgan import cli
@@ -18,15 +18,8 @@ from colorgan.masks import LIBRARY, library_mask
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project folder after `colorgan fit --config configs/tiny.yaml`: images/ and runs/tiny/version_0/."""
-    root = tmp_path_factory.mktemp("project")
-    images = make_image_folder(root / "images", count=8, size=(40, 48))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("WANDB_MODE", "offline")
-        assert cli.main(["fit", "--config", str(CONFIGS / "tiny.yaml"), "--data.data_dir", str(images)]) == 0
-    return root
+def project(tiny_project: Path) -> Path:
+    return tiny_project
 
 
 @pytest.fixture
