@@ -21,7 +21,8 @@ def colorization_grid(L: torch.Tensor, mask: torch.Tensor, pred_ab: torch.Tensor
                       true_ab: torch.Tensor) -> torch.Tensor:
     """One row per image: input gray | mask | prediction | truth (colored inside the mask). Returns (3, H', W')."""
     gray = lab_norm_to_rgb(L, torch.zeros_like(pred_ab))
-    columns = [gray, mask.float().expand(-1, 3, -1, -1), lab_norm_to_rgb(L, pred_ab), lab_norm_to_rgb(L, true_ab * mask)]
+    columns = [gray, mask.float().expand(-1, 3, -1, -1), lab_norm_to_rgb(L, pred_ab),
+               lab_norm_to_rgb(L, true_ab * mask)]
     tiles = torch.stack(columns, dim=1).flatten(0, 1)  # (B * 4, 3, H, W), row-major
     return make_grid(tiles, nrow=len(columns), padding=2, pad_value=1.0)
 

@@ -161,7 +161,8 @@ def _pixel_coords(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, t
     return y * (h / side), x * (w / side)
 
 
-def _rotated(n: int, h: int, w: int, device: torch.device, g: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _rotated(n: int, h: int, w: int, device: torch.device,
+             g: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     y, x = _pixel_coords(h, w, device)
     angle = _rand(n, device, g, 0.0, math.pi)[:, None, None]
     u = x * torch.cos(angle) + y * torch.sin(angle)
@@ -169,7 +170,8 @@ def _rotated(n: int, h: int, w: int, device: torch.device, g: torch.Generator | 
     return u, v
 
 
-def random_stripes(n: int, h: int, w: int, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_stripes(n: int, h: int, w: int, device: torch.device,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Stripes of random angle, period (1/20 to 1/2 of the image), phase and duty cycle."""
     u, _ = _rotated(n, h, w, device, generator)
     period = _rand(n, device, generator, 0.05, 0.5)[:, None, None]
@@ -201,7 +203,8 @@ def random_rectangles(n: int, h: int, w: int, device: torch.device, generator: t
     return (inside & active[..., None, None]).any(dim=1, keepdim=True).float()
 
 
-def random_blobs(n: int, h: int, w: int, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
+def random_blobs(n: int, h: int, w: int, device: torch.device,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
     """Smooth random regions: upsampled low-resolution noise thresholded at a random level."""
     cells = int(torch.randint(2, 7, (1,), generator=generator, device=device).item()) if generator is not None \
         else int(torch.randint(2, 7, (1,)).item())
@@ -281,7 +284,8 @@ class MaskSampler:
         key = (h, w, str(device))
         if key not in self._library_cache:
             masks = [library_mask(name, h, w, device) for name in self.library_names]
-            masks += [F.interpolate(m[None].float().to(device), size=(h, w), mode="nearest")[0] for m in self.extra_masks]
+            masks += [F.interpolate(m[None].float().to(device), size=(h, w), mode="nearest")[0]
+                      for m in self.extra_masks]
             self._library_cache[key] = torch.stack(masks)
         return self._library_cache[key]
 

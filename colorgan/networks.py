@@ -128,7 +128,8 @@ class PatchDiscriminator(nn.Module):
     """
 
     def __init__(self, base_channels: int = 64, num_layers: int = 3, max_channels: int = 512,
-                 condition_channels: int = 0, norm: DiscriminatorNorm = "instance", spectral_norm: bool = False) -> None:
+                 condition_channels: int = 0, norm: DiscriminatorNorm = "instance",
+                 spectral_norm: bool = False) -> None:
         super().__init__()
         self.config = dict(base_channels=base_channels, num_layers=num_layers, max_channels=max_channels,
                            condition_channels=condition_channels, norm=norm, spectral_norm=spectral_norm)

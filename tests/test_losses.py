@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from colorgan.losses import ADVERSARIAL_LOSSES, discriminator_loss, generator_loss, gradient_penalty, masked_l1, masked_l2
+from colorgan.losses import (
+    ADVERSARIAL_LOSSES,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    masked_l1,
+    masked_l2,
+)
 
 REAL = torch.tensor([2.0, 0.5])
 FAKE = torch.tensor([-1.0, 0.5])

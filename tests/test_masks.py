@@ -3,8 +3,16 @@ import pytest
 import torch
 from PIL import Image
 
-from colorgan.masks import (LIBRARY, PROCEDURAL, MaskSampler, library_dir, library_mask, load_mask, resolve_mask,
-                            write_library)
+from colorgan.masks import (
+    LIBRARY,
+    PROCEDURAL,
+    MaskSampler,
+    library_dir,
+    library_mask,
+    load_mask,
+    resolve_mask,
+    write_library,
+)
 
 
 def test_library_patterns_mean_what_their_names_say():
