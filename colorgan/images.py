@@ -19,7 +19,7 @@ from colorgan.masks import MaskSampler
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "find_images", "open_rgb", "screen_images"]
+__all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "PackedImages", "find_images", "open_rgb", "screen_images"]
 
 
 # --- decoding ----------------------------------------------------------------------------------------------------
@@ -109,6 +109,14 @@ class ImageFolderDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
+    def pack(self) -> PackedImages:
+        """Every decodable image at its loading size, packed for batched random crops (see :class:`PackedImages`)."""
+        images = self._cache if self._cache is not None else [self._decode(i) for i in range(len(self.files))]
+        kept = [image for image in images if image is not None]
+        if not kept:
+            raise ColorganError(f"none of the {len(self.files)} images could be decoded")
+        return PackedImages(kept)
+
     def _decode(self, index: int) -> torch.Tensor | None:
         path = self.files[index]
         try:
@@ -146,3 +154,46 @@ class ImageFolderDataset(Dataset):
             generator = torch.Generator().manual_seed(self.mask_seed + index)
             item["mask"] = self.mask_sampler(1, s, s, "cpu", generator)[0].to(torch.uint8)
         return item
+
+
+class PackedImages:
+    """Decoded images of different sizes packed into one flat uint8 tensor, so that a batch of random crops is a
+    single gather on whatever device the pixels live on (no DataLoader work per step).
+
+    Args:
+        images: (3, H_i, W_i) uint8 tensors, each at least ``size`` on both sides when cropped.
+    """
+
+    def __init__(self, images: list[torch.Tensor]) -> None:
+        if not images:
+            raise ColorganError("no images to pack")
+        self.heights = torch.tensor([image.shape[1] for image in images])
+        self.widths = torch.tensor([image.shape[2] for image in images])
+        sizes = 3 * self.heights * self.widths
+        self.offsets = torch.cumsum(sizes, 0) - sizes  # int64: a large set exceeds 2**31 bytes
+        self.pixels = torch.cat([image.reshape(-1) for image in images])
+
+    def __len__(self) -> int:
+        return len(self.heights)
+
+    def to(self, device: torch.device | str) -> PackedImages:
+        if self.pixels.device == torch.device(device):
+            return self
+        packed = object.__new__(PackedImages)
+        for name in ("heights", "widths", "offsets", "pixels"):
+            setattr(packed, name, getattr(self, name).to(device))
+        return packed
+
+    def random_crops(self, index: torch.Tensor, size: int) -> torch.Tensor:
+        """Uniformly placed ``size`` x ``size`` crops of the images ``index`` (B,) -> (B, 3, size, size) uint8."""
+        h, w, base = self.heights[index], self.widths[index], self.offsets[index]
+        rand = torch.rand((2, len(index)), device=index.device)
+        top = (rand[0] * (h - size + 1)).long()
+        left = (rand[1] * (w - size + 1)).long()
+        steps = torch.arange(size, device=index.device)
+        rows = (top[:, None] + steps) * w[:, None]  # (B, S): start of each cropped row within a channel
+        cols = left[:, None] + steps  # (B, S)
+        channels = torch.arange(3, device=index.device)[None, :] * (h * w)[:, None]  # (B, 3)
+        flat = (base[:, None, None, None] + channels[:, :, None, None] + rows[:, None, :, None]
+                + cols[:, None, None, :])
+        return self.pixels[flat]

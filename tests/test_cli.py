@@ -39,6 +39,14 @@ def test_fit_two_steps_for_each_loss(loss, image_dir, workdir):
     assert f"adversarial_loss: {loss}" in config
 
 
+def test_fit_with_the_image_cache_on_the_device(image_dir, workdir):
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--data.cache_images", "device"]) == 0
+    run = workdir / "runs" / "tiny" / "version_0"
+    metrics = _metrics(run)
+    assert len(metrics["train/d_loss"]) == 2 and metrics["val/leak"] == [0.0]
+    assert "cache_images: device" in (run / "config.yaml").read_text()
+
+
 def test_resume_continues_the_last_run_in_place(image_dir, workdir, capsys):
     assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir)]) == 0
     run = workdir / "runs" / "tiny" / "version_0"

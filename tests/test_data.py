@@ -6,7 +6,7 @@ from conftest import make_image_folder, make_messy_folder
 
 from colorgan.data import ColorizationDataModule, resolve_data_dir
 from colorgan.errors import ColorganError
-from colorgan.images import find_images
+from colorgan.images import ImageFolderDataset, find_images
 
 
 def test_setup_skips_bad_files_with_a_warning_naming_each(tmp_path):
@@ -60,6 +60,28 @@ def test_training_batches_get_random_masks_and_crops(image_dir):
     first, second = [dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0) for _ in range(2)]
     assert not torch.equal(first["mask"], second["mask"])
     assert first["mask"].mean() > 0.1
+
+
+def test_device_cache_cuts_training_crops_from_the_decoded_images(image_dir):
+    dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=4, num_workers=0, cache_images="device")
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    raw = next(iter(loader))
+    assert set(raw) == {"index"} and loader.num_workers == 0  # the loader ships indices, not pixels
+    batch = dm.on_after_batch_transfer(raw, 0)
+    assert batch["rgb"].shape == (4, 3, 32, 32) and batch["mask"].shape == (4, 1, 32, 32)
+    assert batch["L"].shape == (4, 1, 32, 32) and batch["ab"].shape == (4, 2, 32, 32)
+    # each crop (up to the random horizontal flip) is a window of its photo at the loading size
+    host = ImageFolderDataset(dm.train_files, 32, train=True)
+    for i, rgb in zip(raw["index"].tolist(), batch["rgb"], strict=True):
+        crop = (rgb * 255).round().to(torch.uint8)
+        image = host._decode(i)
+        windows = image.unfold(1, 32, 1).unfold(2, 32, 1)  # (3, nh, nw, 32, 32)
+        match = (windows == crop[:, None, None]).all(-1).all(-1).all(0)
+        flipped = (windows == crop.flip(-1)[:, None, None]).all(-1).all(-1).all(0)
+        assert bool(match.any() or flipped.any())
+    with pytest.raises(ValueError, match="cache_images"):
+        ColorizationDataModule(str(image_dir), cache_images="gpu")
 
 
 def test_on_after_batch_transfer_converts_to_lab():

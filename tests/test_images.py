@@ -2,10 +2,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
+import torch
 from conftest import make_messy_folder
 from PIL import Image
 
-from colorgan.images import open_rgb
+from colorgan.errors import ColorganError
+from colorgan.images import PackedImages, open_rgb
 
 
 def test_open_rgb_converts_every_mode(tmp_path):
@@ -31,3 +34,34 @@ def test_predict_and_evaluate_paths_do_not_import_lightning():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def _windows(image: torch.Tensor, size: int) -> set[bytes]:
+    """Every size x size crop of a (3, H, W) image, as bytes."""
+    _, h, w = image.shape
+    return {image[:, t:t + size, left:left + size].numpy().tobytes()
+            for t in range(h - size + 1) for left in range(w - size + 1)}
+
+
+def test_packed_random_crops_are_crops_of_the_right_image_at_every_position():
+    generator = torch.Generator().manual_seed(0)
+    images = [torch.randint(0, 256, (3, h, w), dtype=torch.uint8, generator=generator)
+              for h, w in [(8, 11), (13, 8), (9, 9)]]  # portrait, landscape, square; all different sizes
+    packed = PackedImages(images)
+    index = torch.tensor([0, 1, 2, 1, 0] * 60)
+    crops = packed.random_crops(index, 8)
+    assert crops.shape == (300, 3, 8, 8) and crops.dtype == torch.uint8
+    seen: dict[int, set[bytes]] = {0: set(), 1: set(), 2: set()}
+    for i, crop in zip(index.tolist(), crops, strict=True):
+        key = crop.numpy().tobytes()
+        assert key in _windows(images[i], 8), "a crop is a window of the image it was drawn from"
+        seen[i].add(key)
+    # random placement reaches every window: 4 along the 11-px side, 6 along the 13-px side, 2x2 on the 9x9 image
+    assert [len(s) for s in seen.values()] == [len(_windows(im, 8)) for im in images] == [4, 6, 4]
+
+
+def test_packed_images_to_their_own_device_is_free_and_empty_is_an_error():
+    packed = PackedImages([torch.zeros(3, 10, 12, dtype=torch.uint8)])
+    assert packed.to("cpu") is packed  # already there: no copy
+    with pytest.raises(ColorganError):
+        PackedImages([])
