@@ -19,7 +19,8 @@ from colorgan.masks import MaskSampler
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "PackedImages", "find_images", "open_rgb", "screen_images"]
+__all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "PackedImages", "find_images", "open_rgb", "screen_images",
+           "to_rgb"]
 
 
 # --- decoding ----------------------------------------------------------------------------------------------------
@@ -42,17 +43,20 @@ def open_rgb(path: str | Path, draft_size: int | None = None) -> Image.Image:
             if scale >= 2:
                 image.draft("RGB", (int(image.size[0] / scale) + 1, int(image.size[1] / scale) + 1))
         image.load()  # raises here for truncated files
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-            array = np.asarray(image, dtype=np.float32)
-            top = 65535.0 if array.max() > 255 else 255.0
-            image = Image.fromarray((array / top * 255.0).clip(0, 255).round().astype(np.uint8), mode="L")
-        if image.mode == "P":
-            image = image.convert("RGBA")
-        if image.mode in ("RGBA", "LA", "La", "RGBa"):
-            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, image.convert("RGBA"))
-        return image.convert("RGB")
+        return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """An image in any mode as upright 8-bit RGB: EXIF orientation applied, 16-bit and float grayscale scaled to
+    8 bits, palette and alpha composited over white."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        array = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if array.max() > 255 else 255.0
+        image = Image.fromarray((array / top * 255.0).clip(0, 255).round().astype(np.uint8), mode="L")
+    if image.mode == "P" or "A" in image.getbands():
+        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA"))
+    return image.convert("RGB")
 
 
 def find_images(root: str | Path) -> list[Path]:

@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 from torch import nn
 from tqdm.auto import tqdm
 
 from colorgan.checkpoint import find_latest_checkpoint, load_generator, replace_atomically
 from colorgan.color import lab_norm_to_rgb_in_gamut, rgb_to_lab_norm
 from colorgan.errors import ColorganError
-from colorgan.images import IMAGE_SUFFIXES, find_images, open_rgb
+from colorgan.images import IMAGE_SUFFIXES, find_images, open_rgb, to_rgb
 from colorgan.masks import resolve_mask
 
 MaskSpec = str | Path | Image.Image | torch.Tensor | None
@@ -156,18 +156,6 @@ def prepare_mask(spec: MaskSpec, height: int, width: int, invert: bool = False, 
 # --- images ------------------------------------------------------------------------------------------------------
 
 
-def _as_rgb(image: Image.Image) -> Image.Image:
-    """In-memory twin of :func:`colorgan.data.open_rgb`: upright 8-bit RGB, alpha composited over white."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        array = np.asarray(image, dtype=np.float32)
-        image = Image.fromarray((array / (65535.0 if array.max() > 255 else 255.0) * 255.0).clip(0, 255)
-                                .round().astype(np.uint8), mode="L")
-    if image.mode == "P" or "A" in image.getbands():
-        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA"))
-    return image.convert("RGB")
-
-
 def _to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)[None].float().div_(255.0)
 
@@ -213,7 +201,7 @@ def colorize(image: Image.Image | str | Path, mask: MaskSpec = None, ckpt: str |
         >>> colorize("photo.jpg", mask="stripes", ckpt=ckpt).save("photo_color.png")  # doctest: +SKIP
     """
     if isinstance(image, Image.Image):
-        picture = _as_rgb(image)
+        picture = to_rgb(image)
     else:
         try:
             picture = open_rgb(Path(image).expanduser())
