@@ -138,8 +138,9 @@ class ColorGAN(pl.LightningModule):
         decay = min(self.hparams.ema_decay, (1 + self._ema_updates) / (10 + self._ema_updates))
         ema_params = list(self.ema_generator.parameters())
         torch._foreach_lerp_(ema_params, [p.detach() for p in self.generator.parameters()], 1.0 - decay)
-        for ema_buffer, buffer in zip(self.ema_generator.buffers(), self.generator.buffers(), strict=True):
-            ema_buffer.copy_(buffer)
+        ema_buffers = list(self.ema_generator.buffers())  # BatchNorm statistics: copied, not averaged
+        if ema_buffers:
+            torch._foreach_copy_(ema_buffers, list(self.generator.buffers()))
 
     # --- evaluation ----------------------------------------------------------------------------------------------
 

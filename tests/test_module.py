@@ -59,6 +59,9 @@ def test_ema_tracks_generator_slowly(image_dir):
     # the EMA lies between the start and the current weights (a convex combination of the trajectory)
     assert (ema[key] - g[key]).norm() < (g0[key] - g[key]).norm()
     assert all(not p.requires_grad for p in model.ema_generator.parameters())
+    stats = [k for k in g if "running_mean" in k]
+    assert stats and all(torch.equal(ema[k], g[k]) for k in stats)  # BatchNorm statistics copied, not averaged
+    assert not torch.equal(g[stats[0]], g0[stats[0]])
 
 
 def test_adversarial_weight_zero_trains_regression_only(image_dir):
