@@ -9,6 +9,7 @@ conversion. A batch reaching the LightningModule is a dict of (B, C, S, S) float
 from __future__ import annotations
 
 import socket
+import warnings
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
@@ -180,6 +181,8 @@ class ColorizationDataModule(pl.LightningDataModule):
         # move to the device with the first batch.
         self._packed = dataset.pack()
         indices = _Indices(len(self._packed))
+        # Batching indices needs no worker processes; Lightning's advice to add some does not apply here.
+        warnings.filterwarnings("ignore", message=r".*'train_dataloader' does not have many workers.*")
         return DataLoader(indices, batch_size=self.batch_size, shuffle=True, drop_last=len(indices) > self.batch_size)
 
     def val_dataloader(self) -> DataLoader:

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,15 @@ def test_fit_two_steps_for_each_loss(loss, image_dir, workdir):
     assert f"adversarial_loss: {loss}" in config
 
 
-def test_fit_with_the_image_cache_on_the_device(image_dir, workdir):
-    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--data.cache_images", "device"]) == 0
+def test_fit_with_the_image_cache_on_the_device(image_dir, workdir, monkeypatch):
+    # as on a GPU host with many cores, where Lightning advises DataLoader workers that index batches do not need
+    monkeypatch.setattr("pytorch_lightning.trainer.connectors.data_connector.suggested_max_num_workers", lambda n: 8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--data.cache_images", "device"]) == 0
+    messages = [str(w.message) for w in caught]
+    assert any("'val_dataloader' does not have many workers" in m for m in messages)  # the advice is on ...
+    assert not any("'train_dataloader' does not have many workers" in m for m in messages)  # ... but not here
     run = workdir / "runs" / "tiny" / "version_0"
     metrics = _metrics(run)
     assert len(metrics["train/d_loss"]) == 2 and metrics["val/leak"] == [0.0]
