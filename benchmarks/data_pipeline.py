@@ -18,24 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import time
 import warnings
 from datetime import date
 from pathlib import Path
 
 import torch
+from machine import cpu_name
 
 from colorgan.data import SAMPLE_PHOTOS, ColorizationDataModule
-
-
-def cpu_name() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "CPU"
 
 
 def measure(mode: bool | str, args: argparse.Namespace, device: torch.device,
