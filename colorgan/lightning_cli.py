@@ -25,8 +25,9 @@ __all__ = ["ColorGANCLI", "run"]
 
 
 class ColorGANCLI(LightningCLI):
-    """LightningCLI with colorgan's defaults: sample grids and checkpoints always on, bf16 on capable GPUs,
-    ``--ckpt_path last`` continuing the newest run of the config in its own folder."""
+    """LightningCLI with colorgan's defaults: sample grids and checkpoints always on, bf16 on capable GPUs, DDP
+    that tolerates the two optimizers on several devices, ``--ckpt_path last`` continuing the newest run of the
+    config in its own folder."""
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -42,6 +43,11 @@ class ColorGANCLI(LightningCLI):
         trainer = config.trainer
         if trainer.precision is None:
             trainer.precision = "bf16-mixed" if _bf16_gpu(trainer.accelerator) else "32-true"
+        if trainer.strategy == "auto" and (trainer.num_nodes > 1 or _device_count(trainer) > 1):
+            # Lightning's automatic choice is plain DDP, which stops at the first step: the discriminator's step
+            # leaves the generator's parameters without gradients and the other way round. On one device, no DDP
+            # wrapper at all (the unused-parameter search would cost time every step).
+            trainer.strategy = "ddp_find_unused_parameters_true"
         if config.get("ckpt_path") == "last":
             _resume_last(config)
 
@@ -49,6 +55,22 @@ class ColorGANCLI(LightningCLI):
 def _bf16_gpu(accelerator: Any) -> bool:
     return (isinstance(accelerator, str) and accelerator in ("auto", "gpu", "cuda")
             and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def _device_count(trainer: Any) -> int:
+    """How many devices per node ``trainer.devices`` asks for (``auto`` and -1: all GPUs, or one CPU process)."""
+    devices = trainer.devices
+    if isinstance(devices, str):
+        devices = devices.strip()
+        if "," in devices:
+            return len([d for d in devices.split(",") if d.strip()])
+        devices = -1 if devices == "auto" else int(devices)
+    if isinstance(devices, list | tuple):
+        return len(devices)
+    if devices == -1:
+        gpu = trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+        return torch.cuda.device_count() if gpu else 1
+    return int(devices)
 
 
 def _csv_logger(config: Any) -> Any | None:

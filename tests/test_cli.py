@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import warnings
+from argparse import Namespace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import torch
 from conftest import CONFIGS, make_image_folder
 
 from colorgan.cli import main
+from colorgan.lightning_cli import _device_count
 
 TINY = str(CONFIGS / "tiny.yaml")
 
@@ -94,7 +96,7 @@ def _headline(data_dir: Path) -> list[str]:
             "--model.generator.init_args.base_channels", "4", "--model.generator.init_args.depth", "3",
             "--model.discriminator.init_args.base_channels", "4", "--model.discriminator.init_args.num_layers", "2",
             "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
-            "--trainer.accelerator", "cpu", "--trainer.strategy", "auto", "--trainer.enable_progress_bar", "false",
+            "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
             "--trainer.check_val_every_n_epoch", "1", "--trainer.log_every_n_steps", "1"]
 
 
@@ -128,10 +130,17 @@ def test_ddp_two_processes_on_cpu(image_dir, workdir):
     more = make_image_folder(image_dir, count=16, size=(40, 40), seed=3)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "colorgan.cli", "fit", "--config", TINY, "--data.data_dir", str(more),
-               "--trainer.devices", "2", "--trainer.strategy", "ddp_find_unused_parameters_true",
-               "--model.adversarial_loss", "wgan-gp"]
+               "--trainer.devices", "2", "--model.adversarial_loss", "wgan-gp"]  # the DDP strategy is colorgan's pick
     result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "MEMBER: 2/2" in result.stderr + result.stdout
     checkpoint = torch.load(workdir / "runs" / "tiny" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["global_step"] == 4  # 2 batches per process, D + G step each, in lockstep
+
+
+@pytest.mark.parametrize(("devices", "accelerator", "expected"), [
+    (1, "auto", 1), ("2", "cpu", 2), ("0,1,3", "gpu", 3), ([0, 1], "gpu", 2), ("auto", "cpu", 1), (-1, "cpu", 1),
+])
+def test_device_count_for_the_ddp_choice(devices, accelerator, expected):
+    trainer = Namespace(devices=devices, accelerator=accelerator)
+    assert _device_count(trainer) == expected
