@@ -14,7 +14,7 @@ from torchvision.utils import make_grid, save_image
 
 from colorgan.color import lab_norm_to_rgb
 
-__all__ = ["LogColorizations", "LoggerSaveConfigCallback", "colorization_grid"]
+__all__ = ["LogColorizations", "LoggerSaveConfigCallback", "TestReport", "colorization_grid"]
 
 
 def colorization_grid(L: torch.Tensor, mask: torch.Tensor, pred_ab: torch.Tensor,  # noqa: N803
@@ -69,6 +69,42 @@ class LogColorizations(pl.Callback):
             if isinstance(logger, WandbLogger):
                 logger.log_image(key="val/samples", images=[grid], step=trainer.global_step,
                                  caption=["gray | mask | prediction | truth"])
+
+
+class TestReport(pl.Callback):
+    """After ``colorgan test``: the model's per-family scores beside the gray and mean-color baselines
+    (:meth:`ColorGAN.on_test_epoch_end`) as a console table, as ``<log_dir>/test_report.json`` and ``.csv``,
+    and as the W&B table ``test/scores`` when a W&B run is active. The same report as ``colorgan evaluate``.
+    """
+
+    def __init__(self) -> None:
+        self._folder: Path | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._folder = Path(trainer.log_dir or trainer.default_root_dir)  # collective under DDP: on every rank
+
+    @rank_zero_only
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from colorgan import report
+        from colorgan.evaluation import EvaluationResult
+
+        rows = getattr(pl_module, "test_report", None)
+        if not rows or self._folder is None:
+            return
+        mean_ab = getattr(pl_module, "train_mean_ab", None)
+        families = [row["family"] for row in rows if row["method"] == "model" and row["family"] != "all"]
+        meta = {"checkpoint": trainer.ckpt_path, "families": families,
+                "images": next((int(r["images"]) for r in rows if r["method"] == "model" and r["family"] == "all"),
+                               None),
+                "mean_ab": None if mean_ab is None else mean_ab.tolist(),
+                "mean_ab_source": None if mean_ab is None else "training photos"}
+        result = EvaluationResult(rows, meta)
+        json_path, _ = report.write_files(result, self._folder / "test_report")
+        print(report.format_table(result))
+        if mean_ab is None:
+            print("colorgan: no mean-color baseline: this checkpoint does not record its training photos' mean color")
+        print(f"colorgan: test report written to {json_path} and .csv")
+        report.log_wandb(result, start=None, key="test")
 
 
 class LoggerSaveConfigCallback(SaveConfigCallback):

@@ -118,7 +118,7 @@ def _read_lightning(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
         raise ColorganError(f"{path} holds no generator weights (no ema_generator.* or generator.* entries)")
     section = checkpoint[METADATA_KEY]
     info = {"version": section.get("version"), "weights": kind, "epoch": checkpoint.get("epoch"),
-            "global_step": checkpoint.get("global_step")}
+            "global_step": checkpoint.get("global_step"), "train_mean_ab": section.get("train_mean_ab")}
     return section.get("generator"), state, info
 
 
@@ -137,7 +137,7 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
     except (KeyError, json.JSONDecodeError, TypeError):
         raise ColorganError(f"{path} is not a colorgan export (no '{METADATA_KEY}' metadata); export one with "
                             f"`colorgan export --ckpt CKPT --format safetensors OUT`") from None
-    info = {k: config.get(k) for k in ("version", "weights", "epoch", "global_step", "source")}
+    info = {k: config.get(k) for k in ("version", "weights", "epoch", "global_step", "source", "train_mean_ab")}
     return config.get("generator"), state, info
 
 
@@ -182,7 +182,7 @@ def find_latest_checkpoint(root: str | Path = "runs") -> Path:
 
 
 def _metadata(info: dict[str, Any]) -> dict[str, str]:
-    keep = {k: info.get(k) for k in ("version", "weights", "epoch", "global_step", "generator")}
+    keep = {k: info.get(k) for k in ("version", "weights", "epoch", "global_step", "generator", "train_mean_ab")}
     keep["source"] = Path(info["path"]).name if info.get("path") else info.get("source")
     return {METADATA_KEY: json.dumps(keep)}
 

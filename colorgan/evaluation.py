@@ -6,8 +6,8 @@
 2. Each photo is scored under one fixed mask of every family (:mod:`colorgan.protocol`), so there is a row per
    family and one over ``all`` pairs.
 3. Three methods see the same (image, mask) pairs: the checkpoint's EMA generator (``model``), ``gray`` (ab = 0:
-   what a model that never colors scores) and ``mean_color`` (the set's mean ab inside the mask: a model that
-   learned one average color). A model should beat both.
+   what a model that never colors scores) and ``mean_color`` (one average ab inside the mask: a model that
+   learned a single color; fit on the checkpoint's training photos, or on this folder). A model should beat both.
 4. Scores are those of :mod:`colorgan.scores`, plus LPIPS and FID where their weights are on disk
    (:mod:`colorgan.perceptual`); otherwise the report carries one line each saying why not.
 
@@ -125,7 +125,8 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
         device: where the networks run.
         seed: protocol seed of the masks (0 for reported numbers).
         baselines: also score ``gray`` and ``mean_color``.
-        mean_ab: the mean-color baseline's normalized (a, b); default: the mean over this folder's crops.
+        mean_ab: the mean-color baseline's normalized (a, b); default: the mean over the checkpoint's training
+            crops where the checkpoint records it (colorgan >= 0.2), else the mean over this folder's crops.
         perceptual: try LPIPS and FID (each runs only if its weights are on disk).
         families: mask families to evaluate.
         thumbnails: how many (image, mask) pairs to keep as thumbnails for the W&B table.
@@ -161,7 +162,14 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
         methods["model"] = generator.eval().to(device)
     images = ImageFolderDataset(files, size, train=False, cache=len(files) * 3 * size * size <= CACHE_BYTES)
     if baselines:
-        mean = torch.tensor(mean_ab, dtype=torch.float32) if mean_ab is not None else mean_ab_of(images)
+        # the mean-color baseline is fit on the checkpoint's training photos when it records their mean (fair:
+        # the model saw only those); otherwise on this folder itself, which flatters it slightly
+        if mean_ab is not None:
+            mean, mean_source = torch.tensor(mean_ab, dtype=torch.float32), "given"
+        elif info.get("train_mean_ab") is not None:
+            mean, mean_source = torch.tensor(info["train_mean_ab"], dtype=torch.float32), "training photos"
+        else:
+            mean, mean_source = mean_ab_of(images), "this folder"
         methods.update(gray=gray_baseline, mean_color=mean_color_baseline(mean))
     if not methods:
         raise ColorganError("nothing to evaluate: pass a checkpoint or keep the baselines")
@@ -208,6 +216,7 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
         "checkpoint_epoch": info.get("epoch"), "checkpoint_step": info.get("global_step"),
         "mean_ab": mean.tolist() if baselines else None,  # normalized, as --mean-ab takes it
         "mean_ab_lab": [round(v * AB_SCALE, 3) for v in mean.tolist()] if baselines else None,  # a*, b*
+        "mean_ab_source": mean_source if baselines else None,
         "unavailable": unavailable,
     }
     result = EvaluationResult(rows, meta, samples)
@@ -236,7 +245,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="default: cpu")
     parser.add_argument("--seed", type=int, default=0, help="protocol seed of the masks (default 0)")
     parser.add_argument("--mean-ab", type=float, nargs=2, metavar=("A", "B"),
-                        help="normalized (a*/110, b*/110) of the mean-color baseline; default: this folder's mean")
+                        help="normalized (a*/110, b*/110) of the mean-color baseline; default: the mean of the "
+                             "checkpoint's training photos, or of this folder")
     parser.add_argument("--baselines-only", action="store_true", help="score only the gray and mean-color baselines")
     parser.add_argument("--no-perceptual", action="store_true", help="do not try LPIPS and FID")
     parser.add_argument("--wandb", action="store_true", help="log the tables to a W&B run (offline without a key)")

@@ -16,7 +16,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
-from colorgan.callbacks import LogColorizations, LoggerSaveConfigCallback
+from colorgan.callbacks import LogColorizations, LoggerSaveConfigCallback, TestReport
 from colorgan.data import ColorizationDataModule
 from colorgan.errors import ColorganError
 from colorgan.module import ColorGAN
@@ -35,6 +35,7 @@ class ColorGANCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_lightning_class_args(LogColorizations, "samples")
+        parser.add_lightning_class_args(TestReport, "test_report")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True})
 

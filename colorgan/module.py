@@ -79,6 +79,11 @@ class ColorGAN(pl.LightningModule):
         self.val_means = nn.ModuleDict({k: MeanMetric() for k in ("colorfulness", "leak", "l1")})
         self.test_means = nn.ModuleDict({k: MeanMetric() for k in ("colorfulness", "leak", "l1")})
         self.test_scores = ColorizationScores()  # per mask family, when test batches say which (colorgan.protocol)
+        self.baseline_scores = nn.ModuleDict({"gray": ColorizationScores(), "mean_color": ColorizationScores()})
+        self.test_report: list[dict[str, Any]] = []  # rows of the last test, for colorgan.callbacks.TestReport
+        # Sum of a, b over the masked pixels of the training crops, and their count: the mean-color baseline that
+        # `colorgan test` and `colorgan evaluate` score beside the model is fit on the training photos only.
+        self._train_ab_sum = torch.zeros(3, dtype=torch.float64)
 
     # --- optimization --------------------------------------------------------------------------------------------
 
@@ -98,6 +103,9 @@ class ColorGAN(pl.LightningModule):
         real_ab = batch["ab"] * mask  # real images are shown to D through the same mask as the fakes
         fake_ab = self.generator(L, mask)
         adversarial = hp.adversarial_weight > 0
+        with torch.no_grad():  # on the device, no host sync
+            self._train_ab_sum = self._train_ab_sum.to(L.device) + torch.cat(
+                [(batch["ab"] * mask).sum(dim=(0, 2, 3)), mask.sum().view(1)]).double()
 
         if adversarial:
             with self.toggled_optimizer(d_opt):
@@ -159,6 +167,12 @@ class ColorGAN(pl.LightningModule):
         self.log_dict({f"{stage}/{name}": metric for name, metric in means.items()})
         if stage == "test" and "family" in batch:
             self.test_scores.update(pred, target, fake_ab, ab * mask, mask, batch["family"])
+            baselines = {"gray": torch.zeros_like(fake_ab)}
+            if (mean_ab := self.train_mean_ab) is not None:
+                baselines["mean_color"] = mean_ab.to(fake_ab).view(1, 2, 1, 1) * mask.float()
+            for name, baseline_ab in baselines.items():
+                self.baseline_scores[name].update(scored_rgb(L, baseline_ab), target, baseline_ab, ab * mask, mask,
+                                                  batch["family"])
         return {"ab": fake_ab, "rgb": pred, "target": target}
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
@@ -169,9 +183,20 @@ class ColorGAN(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         # test/<family>/<score> and test/all/<score> (colorgan.scores); compute() has already synced the ranks.
-        if self.test_scores.update_called:
-            self.log_dict(self.test_scores.flat("test"))
-        self.test_scores.reset()
+        self.test_report = []
+        for method, scores in {"model": self.test_scores, **self.baseline_scores}.items():
+            if scores.update_called:
+                self.log_dict(scores.flat("test" if method == "model" else f"baseline/{method}"))
+                self.test_report += [{"method": method, "family": group, **values}
+                                     for group, values in scores.compute().items()]
+            scores.reset()
+
+    @property
+    def train_mean_ab(self) -> torch.Tensor | None:
+        """Mean normalized (a, b) (2,) of the training crops inside their masks so far; None before training."""
+        if self._train_ab_sum[2] <= 0:
+            return None
+        return (self._train_ab_sum[:2] / self._train_ab_sum[2]).float()
 
     # --- checkpoints ---------------------------------------------------------------------------------------------
 
@@ -180,8 +205,13 @@ class ColorGAN(pl.LightningModule):
         # checkpoint loaded with weights_only=True, without the CLI or its config.
         from colorgan import __version__
 
+        mean_ab = self.train_mean_ab
         checkpoint["colorgan"] = {"version": __version__, "generator": network_spec(self.generator),
-                                  "discriminator": network_spec(self.discriminator), "ema_updates": self._ema_updates}
+                                  "discriminator": network_spec(self.discriminator), "ema_updates": self._ema_updates,
+                                  "train_ab_sum": self._train_ab_sum.tolist(),
+                                  "train_mean_ab": None if mean_ab is None else mean_ab.tolist()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._ema_updates = int(checkpoint.get("colorgan", {}).get("ema_updates", 0))
+        section = checkpoint.get("colorgan", {})
+        self._ema_updates = int(section.get("ema_updates", 0))
+        self._train_ab_sum = torch.tensor(section.get("train_ab_sum", [0.0, 0.0, 0.0]), dtype=torch.float64)

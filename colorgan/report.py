@@ -79,13 +79,14 @@ def format_table(result: EvaluationResult, markdown: bool = False) -> str:
     return "\n".join("  ".join(row) for row in aligned)
 
 
-def log_wandb(result: EvaluationResult, start: bool | None = None) -> bool:
-    """Log the rows and thumbnails as W&B tables ``evaluate/scores`` and ``evaluate/samples``.
+def log_wandb(result: EvaluationResult, start: bool | None = None, key: str = "evaluate") -> bool:
+    """Log the rows and thumbnails as W&B tables ``<key>/scores`` and ``<key>/samples``.
 
     Args:
         result: what :func:`colorgan.evaluation.evaluate` returned.
         start: True starts a run when none is active (offline without an API key) and finishes it afterwards;
             None logs only into an already active run (e.g. a WandbLogger's); False does nothing.
+        key: the prefix of the logged tables and summary values.
 
     Returns:
         Whether anything was logged.
@@ -108,16 +109,16 @@ def log_wandb(result: EvaluationResult, start: bool | None = None) -> bool:
         started = True
     try:
         scores = wandb.Table(columns=list(COLUMNS), data=[[_plain(r.get(k)) for k in COLUMNS] for r in result.rows])
-        payload: dict[str, Any] = {"evaluate/scores": scores}
+        payload: dict[str, Any] = {f"{key}/scores": scores}
         if result.samples:
             columns = list(result.samples[0])
             data = [[wandb.Image(v.numpy()) if hasattr(v, "numpy") else v for v in s.values()]
                     for s in result.samples]
-            payload["evaluate/samples"] = wandb.Table(columns=columns, data=data)
+            payload[f"{key}/samples"] = wandb.Table(columns=columns, data=data)
         run.log(payload)
         for row in result.rows:
             if row["family"] == "all":
-                run.summary.update({f"evaluate/{row['method']}/{k}": _plain(row.get(k)) for k in COLUMNS[2:]})
+                run.summary.update({f"{key}/{row['method']}/{k}": _plain(row.get(k)) for k in COLUMNS[2:]})
     finally:
         if started:
             run.finish()

@@ -118,9 +118,11 @@ def test_find_latest_checkpoint(tmp_path: Path) -> None:
 
 def test_safetensors_export_reproduces_the_ema_generator(tmp_path: Path, ckpt: Path) -> None:
     out = export_generator(ckpt, tmp_path / "generator.safetensors", "safetensors")
-    original, _ = load_generator(ckpt)
+    original, original_info = load_generator(ckpt)
     exported, info = load_generator(out)
     assert info["format"] == "safetensors" and info["weights"] == "ema" and info["source"] == "last.ckpt"
+    # the training photos' mean color (the mean-color baseline of `colorgan evaluate`) travels with the export
+    assert len(original_info["train_mean_ab"]) == 2 and info["train_mean_ab"] == original_info["train_mean_ab"]
     L, mask = inputs()  # noqa: N806
     assert torch.equal(original(L, mask), exported(L, mask))
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import make_image_folder
+from conftest import CONFIGS, make_image_folder
 from PIL import Image
 
 from colorgan import cli, perceptual
@@ -148,12 +148,49 @@ def test_evaluate_on_the_validation_files_matches_colorgan_test(trained, tmp_pat
     folder.mkdir()
     for file in val_files:
         shutil.copy(file, folder / file.name)
-    result = evaluate(folder, ckpt, size=32, baselines=False, thumbnails=0)
+    result = evaluate(folder, ckpt, size=32, thumbnails=0, perceptual=False)
     for family in ("stripes", "library", "full"):
         row = result.row("model", family)
         for score in ("psnr", "ssim", "colorfulness", "leak"):
             assert row[score] == pytest.approx(results[0][f"test/{family}/{score}"], abs=1e-4), (family, score)
     assert result.row("model")["psnr"] == pytest.approx(results[0]["test/psnr"], abs=1e-4)
+    # both baselines too: the mean color comes from the checkpoint's training photos in both
+    assert result.meta["mean_ab_source"] == "training photos"
+    for method in ("gray", "mean_color"):
+        for score in ("psnr", "ssim", "colorfulness", "seam"):
+            expected = results[0][f"baseline/{method}/all/{score}"]
+            assert result.row(method)[score] == pytest.approx(expected, abs=1e-4), (method, score)
+
+
+def test_colorgan_test_reports_the_model_beside_both_baselines(trained, workdir, capsys):
+    images, ckpt, _, _ = trained
+    argv = ["test", "--config", str(CONFIGS / "tiny.yaml"), "--data.data_dir", str(images), "--ckpt_path", str(ckpt)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    table = [line.split() for line in out.splitlines() if line.split()[:1] in (["model"], ["gray"], ["mean_color"])]
+    assert [row[:2] for row in table[:3]] == [["model", "all"], ["gray", "all"], ["mean_color", "all"]]
+    (report,) = (workdir / "runs" / "tiny").glob("version_*/test_report.json")
+    data = json.loads(report.read_text())
+    assert {r["method"] for r in data["rows"]} == {"model", "gray", "mean_color"}
+    gray = next(r for r in data["rows"] if r["method"] == "gray" and r["family"] == "all")
+    assert gray["colorfulness"] == 0.0 and gray["leak"] == 0.0 and gray["images"] == 2 * len(PROTOCOL_FAMILIES)
+    assert data["meta"]["mean_ab_source"] == "training photos"
+    assert report.with_suffix(".csv").is_file()
+
+
+def test_colorgan_test_without_a_training_mean_reports_gray_only(trained, workdir, tmp_path, capsys):
+    images, ckpt, _, _ = trained
+    checkpoint = torch.load(ckpt, weights_only=True)
+    for key in ("train_ab_sum", "train_mean_ab"):  # as checkpoints of colorgan 0.1 were written
+        del checkpoint["colorgan"][key]
+    old = tmp_path / "old.ckpt"
+    torch.save(checkpoint, old)
+    argv = ["test", "--config", str(CONFIGS / "tiny.yaml"), "--data.data_dir", str(images), "--ckpt_path", str(old)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "no mean-color baseline" in out
+    assert any(line.startswith("gray") for line in out.splitlines())
+    assert not any(line.startswith("mean_color") for line in out.splitlines())
 
 
 def test_evaluate_logs_tables_with_thumbnails_into_an_active_wandb_run(trained, tmp_path, monkeypatch, offline):

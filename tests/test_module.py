@@ -3,7 +3,9 @@ import copy
 import pytest
 import pytorch_lightning as pl
 import torch
+from PIL import Image
 
+from colorgan.color import rgb_to_lab_norm
 from colorgan.data import ColorizationDataModule
 from colorgan.module import ColorGAN
 from colorgan.networks import PatchDiscriminator, UNetGenerator
@@ -90,3 +92,26 @@ def test_checkpoint_describes_networks_as_plain_data(image_dir, tmp_path):
     rebuilt.load_state_dict({k.removeprefix("ema_generator."): v for k, v in checkpoint["state_dict"].items()
                              if k.startswith("ema_generator.")})
     assert checkpoint["colorgan"]["ema_updates"] == 1
+
+
+def test_training_records_the_mean_color_of_the_masked_training_pixels(tmp_path):
+    folder = tmp_path / "orange"
+    folder.mkdir()
+    for i in range(6):  # one color everywhere: every masked pixel's ab is that color's
+        Image.new("RGB", (40, 40), (230, 120, 30)).save(folder / f"{i}.png")
+    model = _model()
+    assert model.train_mean_ab is None  # nothing seen yet: no mean-color baseline
+    dm = ColorizationDataModule(str(folder), image_size=32, batch_size=2, num_workers=0, val_fraction=0.25,
+                                mask_probabilities={"stripes": 1.0})
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, accelerator="cpu", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, dm)
+    _, ab = rgb_to_lab_norm(torch.tensor([230, 120, 30], dtype=torch.float32).view(1, 3, 1, 1) / 255)
+    assert torch.allclose(model.train_mean_ab, ab.flatten(), atol=1e-5)
+    assert 0 < model._train_ab_sum[2] < 2 * 2 * 32 * 32  # counts masked pixels only (stripes cover part)
+    checkpoint = {"state_dict": {}}
+    model.on_save_checkpoint(checkpoint)
+    restored = _model()
+    restored.on_load_checkpoint(checkpoint)  # resuming keeps accumulating from the same sums
+    assert torch.equal(restored._train_ab_sum, model._train_ab_sum.cpu())
+    assert checkpoint["colorgan"]["train_mean_ab"] == pytest.approx(ab.flatten().tolist(), abs=1e-5)
