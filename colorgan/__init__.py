@@ -8,7 +8,7 @@ from colorgan.errors import ColorganError
 from colorgan.inference import colorize
 from colorgan.networks import PatchDiscriminator, UNetGenerator
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 if TYPE_CHECKING:
     from colorgan.data import ColorizationDataModule
