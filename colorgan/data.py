@@ -174,12 +174,13 @@ class ColorizationDataModule(pl.LightningDataModule):
                           persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
-        dataset = ImageFolderDataset(self.train_files, self.image_size, train=True, cache=bool(self.cache_images))
         if self.cache_images != "device":
+            dataset = ImageFolderDataset(self.train_files, self.image_size, train=True, cache=self.cache_images)
             return self._loader(dataset, self.batch_size, train=True)
         # The loader only shuffles indices; on_after_batch_transfer cuts the crops from the packed pixels, which
-        # move to the device with the first batch.
-        self._packed = dataset.pack()
+        # move to the device with the first batch. Decoded once, however often Lightning asks for the loader.
+        if self._packed is None:
+            self._packed = ImageFolderDataset(self.train_files, self.image_size, train=True).pack()
         indices = _Indices(len(self._packed))
         # Batching indices needs no worker processes; Lightning's advice to add some does not apply here.
         warnings.filterwarnings("ignore", message=r".*'train_dataloader' does not have many workers.*")

@@ -68,6 +68,9 @@ def test_device_cache_cuts_training_crops_from_the_decoded_images(image_dir):
     loader = dm.train_dataloader()
     raw = next(iter(loader))
     assert set(raw) == {"index"} and loader.num_workers == 0  # the loader ships indices, not pixels
+    packed = dm._packed
+    dm.train_dataloader()
+    assert dm._packed is packed  # decoded once, not again for each loader Lightning asks for
     batch = dm.on_after_batch_transfer(raw, 0)
     assert batch["rgb"].shape == (4, 3, 32, 32) and batch["mask"].shape == (4, 1, 32, 32)
     assert batch["L"].shape == (4, 1, 32, 32) and batch["ab"].shape == (4, 2, 32, 32)
