@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from machine import cpu_name
 
-from colorgan.data import SAMPLE_PHOTOS, ColorizationDataModule
+from colorgan.training.data import SAMPLE_PHOTOS, ColorizationDataModule
 
 
 def measure(mode: bool | str, args: argparse.Namespace, device: torch.device,

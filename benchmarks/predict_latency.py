@@ -34,7 +34,7 @@ from PIL import Image
 
 from colorgan.checkpoint import load_generator, save_generator_safetensors
 from colorgan.inference import colorize_files, colorize_tensor, prepare_mask
-from colorgan.networks import UNetGenerator
+from colorgan.models import UNetGenerator
 
 QUICKSTART = dict(base_channels=16, depth=4, max_channels=128, norm="batch")
 """configs/quickstart.yaml's generator."""
@@ -93,7 +93,7 @@ def main() -> None:
         model = f"{info['generator']['class_path']} {info['generator']['init_args']} from {args.ckpt}"
     else:  # random weights, loaded the way `colorgan predict` loads a checkpoint
         torch.manual_seed(0)
-        spec = {"class_path": "colorgan.networks.UNetGenerator", "init_args": QUICKSTART}
+        spec = {"class_path": "colorgan.models.unet.UNetGenerator", "init_args": QUICKSTART}
         with tempfile.TemporaryDirectory() as tmp:
             path = save_generator_safetensors(UNetGenerator(**QUICKSTART), Path(tmp) / "random.safetensors",
                                               {"colorgan": json.dumps({"generator": spec})})

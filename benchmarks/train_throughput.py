@@ -4,7 +4,7 @@
     python benchmarks/train_throughput.py --image-size 128 --batch-size 4 --plain-batch-size 4 --steps 3   # CPU
 
 Two ways of training the same networks (``--config``'s model, default configs/flowers_masks.yaml) with the same
-losses, each in its own subprocess (so peak memory is its own), on synthetic uint8 photos held in memory:
+objective (:class:`colorgan.training.objectives.GANObjective`), each in its own subprocess (so peak memory is its own), on synthetic uint8 photos held in memory:
 
 - ``colorgan``: ``Trainer.fit`` of :class:`colorgan.ColorGAN` as configured (manual optimization, EMA,
   ``self.log`` every step, bf16-mixed on a bf16 GPU) with ``limit_train_batches``; batches go through
@@ -22,7 +22,6 @@ the ceiling is achieved FLOP/s over the device's dense bf16 peak from :data:`PEA
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import resource
@@ -39,18 +38,14 @@ from machine import cpu_name
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
+from colorgan.checkpoint import build_network
 from colorgan.color import rgb_to_lab_norm
-from colorgan.losses import discriminator_loss, generator_loss, gradient_penalty, masked_l1, masked_l2
 from colorgan.masks import MaskSampler
+from colorgan.training.objectives import GANObjective
 
 REPO = Path(__file__).resolve().parents[1]
 PEAK_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.1, "L4": 121.0, "A10": 125.0}
 """Dense bf16 tensor-core peaks (TFLOP/s, SXM where there are variants), matched against the CUDA device name."""
-
-
-def _instantiate(spec: dict[str, Any]) -> torch.nn.Module:
-    module, _, name = spec["class_path"].rpartition(".")
-    return getattr(importlib.import_module(module), name)(**spec.get("init_args", {}))
 
 
 def load_config(path: Path, loss: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -72,22 +67,23 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def step(generator: torch.nn.Module, discriminator: torch.nn.Module, hp: dict[str, Any], L: torch.Tensor,  # noqa: N803
+def objective_of(model_cfg: dict[str, Any]) -> GANObjective:
+    """The config's objective, as ColorGAN builds it from the same keys."""
+    keys = ("adversarial_loss", "adversarial_weight", "l1_weight", "l2_weight", "gp_weight")
+    return GANObjective(**{k: model_cfg[k] for k in keys if k in model_cfg})
+
+
+def step(generator: torch.nn.Module, discriminator: torch.nn.Module, objective: GANObjective, L: torch.Tensor,  # noqa: N803
          ab: torch.Tensor, mask: torch.Tensor, opts: tuple[Any, Any] | None, toggle: bool) -> None:
-    """One D step and one G step with colorgan's losses; ``toggle`` freezes D's weights in the G step (ColorGAN)."""
-    loss = hp.get("adversarial_loss", "lsgan")
-    real, fake = ab * mask, generator(L, mask)
-    d_loss = discriminator_loss(loss, discriminator(L, real, mask), discriminator(L, fake.detach(), mask))
-    if loss == "wgan-gp":
-        d_loss = d_loss + hp.get("gp_weight", 10.0) * gradient_penalty(lambda x: discriminator(L, x, mask), real, fake)
+    """One D step and one G step of ``objective``; ``toggle`` freezes D's weights in the G step (as ColorGAN does)."""
+    fake = generator(L, mask)
+    d_loss, _ = objective.discriminator_loss(discriminator, L, ab, fake, mask)
     d_loss.backward()
     if opts:
         opts[1].step()
         opts[1].zero_grad(set_to_none=True)
     discriminator.requires_grad_(not toggle)
-    g_loss = (hp.get("l1_weight", 10.0) * masked_l1(fake, ab, mask)
-              + hp.get("l2_weight", 10.0) * masked_l2(fake, ab, mask)
-              + hp.get("adversarial_weight", 1.0) * generator_loss(loss, discriminator(L, fake, mask)))
+    g_loss, _ = objective.generator_loss(discriminator, L, ab, fake, mask)
     g_loss.backward()
     discriminator.requires_grad_(True)
     if opts:
@@ -99,12 +95,13 @@ def step(generator: torch.nn.Module, discriminator: torch.nn.Module, hp: dict[st
 def flops_per_image(model_cfg: dict[str, Any], size: int) -> dict[str, float]:
     """FLOPs per image of G forward, D forward and a whole training step (D step + G step), counted on meta."""
     with torch.device("meta"):
-        generator, discriminator = _instantiate(model_cfg["generator"]), _instantiate(model_cfg["discriminator"])
+        generator, discriminator = build_network(model_cfg["generator"]), build_network(model_cfg["discriminator"])
         L, ab, mask = torch.zeros(1, 1, size, size), torch.zeros(1, 2, size, size), torch.ones(1, 1, size, size)  # noqa: N806
         counts = {}
         for name, run in {"generator forward": lambda: generator(L, mask),
                           "discriminator forward": lambda: discriminator(L, ab, mask),
-                          "training step": lambda: step(generator, discriminator, model_cfg, L, ab, mask, None, True)
+                          "training step": lambda: step(generator, discriminator, objective_of(model_cfg), L, ab, mask, None,
+                                                        True)
                           }.items():
             with FlopCounterMode(display=False) as counter:
                 run()
@@ -131,8 +128,8 @@ class _PerItemLab(Dataset):
 
 def run_plain(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     model_cfg, data_cfg = load_config(args.config, args.loss)
-    generator = _instantiate(model_cfg["generator"]).to(device).train()
-    discriminator = _instantiate(model_cfg["discriminator"]).to(device).train()
+    generator = build_network(model_cfg["generator"]).to(device).train()
+    discriminator = build_network(model_cfg["discriminator"]).to(device).train()
     betas = tuple(model_cfg.get("betas", (0.5, 0.999)))
     opts = (torch.optim.Adam(generator.parameters(), lr=model_cfg.get("lr_generator", 2e-4), betas=betas),
             torch.optim.Adam(discriminator.parameters(), lr=model_cfg.get("lr_discriminator", 2e-4), betas=betas))
@@ -147,7 +144,7 @@ def run_plain(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
             _sync(device)
             start = time.perf_counter()
         L, ab, mask = (t.to(device, non_blocking=True) for t in (L, ab, mask))  # noqa: N806
-        step(generator, discriminator, model_cfg, L, ab, mask, opts, toggle=False)
+        step(generator, discriminator, objective_of(model_cfg), L, ab, mask, opts, toggle=False)
     _sync(device)
     return {"seconds": time.perf_counter() - start, "batch": args.plain_batch_size, "precision": "32-true"}
 
@@ -155,11 +152,11 @@ def run_plain(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
 def run_colorgan(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     import pytorch_lightning as pl
 
-    from colorgan.data import ColorizationDataModule
-    from colorgan.module import ColorGAN
+    from colorgan.training.data import ColorizationDataModule
+    from colorgan.training.module import ColorGAN
 
     model_cfg, data_cfg = load_config(args.config, args.loss)
-    nets = {k: _instantiate(model_cfg[k]) for k in ("generator", "discriminator")}
+    nets = {k: build_network(model_cfg[k]) for k in ("generator", "discriminator")}
     model = ColorGAN(**nets, **{k: v for k, v in model_cfg.items() if k not in nets})
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -6,17 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 from colorgan.errors import ColorganError
 from colorgan.inference import colorize
-from colorgan.networks import PatchDiscriminator, UNetGenerator
-
-__version__ = "0.2.0"
+from colorgan.models import PatchDiscriminator, UNetGenerator
+from colorgan.version import __version__
 
 if TYPE_CHECKING:
-    from colorgan.data import ColorizationDataModule
-    from colorgan.module import ColorGAN
+    from colorgan.training.data import ColorizationDataModule
+    from colorgan.training.module import ColorGAN
 
 # The Lightning-backed classes load on first use: `colorgan predict` and `from colorgan import colorize` then start
 # without importing pytorch_lightning (several seconds).
-_LAZY = {"ColorGAN": "colorgan.module", "ColorizationDataModule": "colorgan.data"}
+_LAZY = {"ColorGAN": "colorgan.training.module", "ColorizationDataModule": "colorgan.training.data"}
 
 
 def __getattr__(name: str) -> Any:

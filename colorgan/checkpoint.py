@@ -30,8 +30,8 @@ METADATA_KEY = "colorgan"
 """Key of the JSON config in safetensors metadata and in ONNX ``metadata_props``."""
 FIT_HINT = "pass --ckpt PATH or train one first with `colorgan fit --config configs/quickstart.yaml`"
 
-__all__ = ["export_generator", "find_latest_checkpoint", "load_generator", "replace_atomically",
-           "save_generator_onnx", "save_generator_safetensors"]
+__all__ = ["LEGACY_CLASS_PATHS", "build_network", "export_generator", "find_latest_checkpoint", "load_generator",
+           "replace_atomically", "save_generator_onnx", "save_generator_safetensors"]
 
 
 @contextlib.contextmanager
@@ -57,26 +57,44 @@ def replace_atomically(path: str | Path) -> Iterator[Path]:
 # --- loading -----------------------------------------------------------------------------------------------------
 
 
-def _build(spec: Any, path: Path) -> nn.Module:
-    """Instantiate a generator from ``{"class_path": "colorgan.x.Y", "init_args": {...}}``."""
+LEGACY_CLASS_PATHS = {
+    "colorgan.networks.UNetGenerator": "colorgan.models.unet.UNetGenerator",
+    "colorgan.networks.PatchDiscriminator": "colorgan.models.patchgan.PatchDiscriminator",
+    "colorgan.architectures.AutoencoderGenerator": "colorgan.models.autoencoders.AutoencoderGenerator",
+    "colorgan.architectures.AdversarialAutoencoderGenerator": "colorgan.models.autoencoders.DCGANAutoencoderGenerator",
+    "colorgan.architectures.VGG16Colorizer": "colorgan.models.vgg.VGG16Colorizer",
+}
+"""Class paths that colorgan 0.2 wrote into checkpoints and exports, and where those classes live now (the idea of
+stylegan2-ada's ``legacy.py``): old files keep loading, with the same arguments and the same weights."""
+
+
+def build_network(spec: Any, source: str | Path = "the config") -> nn.Module:
+    """Instantiate a network from ``{"class_path": "colorgan.x.Y", "init_args": {...}}``.
+
+    Only classes of the ``colorgan`` package are imported (a spec read from a file must not import arbitrary
+    modules, which would run arbitrary code); 0.2 class paths are mapped by :data:`LEGACY_CLASS_PATHS`.
+
+    Raises:
+        ColorganError: naming ``source``, for a spec that is malformed, foreign, unknown or does not build.
+    """
     if not isinstance(spec, dict) or not isinstance(spec.get("class_path"), str):
-        raise ColorganError(f"{path} has no usable generator description (colorgan section without a class_path)")
-    class_path, init_args = spec["class_path"], spec.get("init_args") or {}
-    # The spec comes from a file; importing arbitrary modules named in it would run arbitrary code.
+        raise ColorganError(f"{source} has no usable network description (no class_path)")
+    class_path = LEGACY_CLASS_PATHS.get(spec["class_path"], spec["class_path"])
+    init_args = spec.get("init_args") or {}
     if not class_path.startswith("colorgan.") or "." not in class_path[len("colorgan."):]:
-        raise ColorganError(f"{path} names generator class {class_path!r}; only colorgan.* classes are loaded")
+        raise ColorganError(f"{source} names network class {class_path!r}; only colorgan.* classes are loaded")
     module_name, _, class_name = class_path.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError):
-        raise ColorganError(f"{path} needs generator class {class_path!r}, which this colorgan version "
+        raise ColorganError(f"{source} needs network class {class_path!r}, which this colorgan version "
                             f"does not have") from None
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise ColorganError(f"{path} names {class_path!r} as its generator, which is not a network class")
+        raise ColorganError(f"{source} names {class_path!r} as a network, which is not a network class")
     try:
         return cls(**dict(init_args))
     except (TypeError, ValueError) as error:
-        raise ColorganError(f"{path}: cannot build {class_name} from its stored arguments ({error})") from None
+        raise ColorganError(f"{source}: cannot build {class_name} from its stored arguments ({error})") from None
 
 
 def _load_weights(generator: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
@@ -161,7 +179,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
         raise ColorganError(f"checkpoint {path} does not exist" if not path.exists() else f"{path} is not a file")
     fmt = "safetensors" if path.suffix.lower() == ".safetensors" else "ckpt"
     spec, state, info = (_read_safetensors if fmt == "safetensors" else _read_lightning)(path)
-    generator = _build(spec, path)
+    generator = build_network(spec, path)
     _load_weights(generator, state, path)
     # channels_last conv weights: oneDNN runs the U-Net ~30% faster on CPU, the same values to ~1e-7.
     generator = generator.to(device=device, memory_format=torch.channels_last).eval().requires_grad_(False)

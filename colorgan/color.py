@@ -20,8 +20,8 @@ L_SCALE = 50.0
 AB_SCALE = 110.0
 """a*, b* are stored as ``ab / AB_SCALE``; the sRGB gamut spans roughly a* in [-86, 98], b* in [-108, 95]."""
 
-__all__ = ["AB_SCALE", "L_SCALE", "chroma", "lab_norm_to_rgb", "lab_norm_to_rgb_in_gamut", "rgb_to_gray",
-           "rgb_to_lab_norm"]
+__all__ = ["AB_SCALE", "L_SCALE", "chroma", "lab_norm_to_rgb", "lab_norm_to_rgb_in_gamut", "neutralize",
+           "rgb_to_gray", "rgb_to_lab_norm"]
 
 
 def _check_image(x: torch.Tensor, channels: int, name: str) -> None:
@@ -29,6 +29,11 @@ def _check_image(x: torch.Tensor, channels: int, name: str) -> None:
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4 or x.shape[1] != channels:
         raise ValueError(f"{name} must have shape (B, {channels}, H, W), got {tuple(x.shape)}")
+
+
+def _denormalize(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:  # noqa: N803
+    """Normalized (L, ab) -> CIE Lab (B, 3, H, W) float32: L* in [0, 100], a*, b* in Lab units."""
+    return torch.cat([(L.float() + 1.0) * L_SCALE, ab.float() * AB_SCALE], dim=1)
 
 
 def rgb_to_lab_norm(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,8 +76,7 @@ def lab_norm_to_rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:  # noqa:
     if L.shape[0] != ab.shape[0] or L.shape[-2:] != ab.shape[-2:]:
         raise ValueError(f"L {tuple(L.shape)} and ab {tuple(ab.shape)} must share batch and spatial size")
     with torch.autocast(device_type=L.device.type, enabled=False):
-        lab = torch.cat([(L.float() + 1.0) * L_SCALE, ab.float() * AB_SCALE], dim=1)
-        return lab_to_rgb(lab, clip=True)
+        return lab_to_rgb(_denormalize(L, ab), clip=True)
 
 
 def lab_norm_to_rgb_in_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8,  # noqa: N803
@@ -95,7 +99,7 @@ def lab_norm_to_rgb_in_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8, 
     _check_image(L, 1, "L")
     _check_image(ab, 2, "ab")
     with torch.autocast(device_type=L.device.type, enabled=False):
-        lab = torch.cat([(L.float() + 1.0) * L_SCALE, ab.float() * AB_SCALE], dim=1)
+        lab = _denormalize(L, ab)
         rgb = lab_to_rgb(lab, clip=False)
         bad = (rgb.amin(dim=1) < -tolerance) | (rgb.amax(dim=1) > 1.0 + tolerance)  # (B, H, W)
         if bad.any():
@@ -122,8 +126,16 @@ def rgb_to_gray(rgb: torch.Tensor) -> torch.Tensor:
     """
     L, _ = rgb_to_lab_norm(rgb)
     gray = lab_norm_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
-    # Lab -> XYZ -> RGB leaves a ~1e-7 spread between channels; the mean makes gray exactly gray.
-    return gray.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1).contiguous()
+    return neutralize(gray, torch.ones_like(L, dtype=torch.bool))
+
+
+def neutralize(rgb: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """``rgb`` (B, 3, H, W) with the pixels where ``where`` (B, 1, H, W) bool is True made exactly gray.
+
+    Lab -> XYZ -> RGB of a pixel with ab = 0 leaves a ~1e-7 spread between R, G and B, which colorfulness counts and
+    which breaks "R = G = B outside the mask" after rounding; their mean is gray to the last bit.
+    """
+    return torch.where(where, rgb.mean(dim=1, keepdim=True), rgb)
 
 
 def chroma(ab: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,7 @@ device. No Lightning here, so ``colorgan predict`` and ``colorgan evaluate`` sta
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +16,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from colorgan.errors import ColorganError
-from colorgan.masks import MaskSampler
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+"""Suffixes of the image files colorgan reads (photos and masks alike), lower case."""
+READ_ERRORS = (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError)
+"""What Pillow raises for a file it cannot read: missing, truncated, corrupt, not an image, or too large."""
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "PackedImages", "find_images", "open_rgb", "screen_images",
-           "to_rgb"]
+__all__ = ["IMAGE_SUFFIXES", "READ_ERRORS", "ImageFolderDataset", "PackedImages", "find_images", "open_rgb",
+           "screen_images", "to_rgb", "to_unit_range"]
 
 
 # --- decoding ----------------------------------------------------------------------------------------------------
@@ -51,12 +54,16 @@ def to_rgb(image: Image.Image) -> Image.Image:
     8 bits, palette and alpha composited over white."""
     image = ImageOps.exif_transpose(image)
     if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        array = np.asarray(image, dtype=np.float32)
-        top = 65535.0 if array.max() > 255 else 255.0
-        image = Image.fromarray((array / top * 255.0).clip(0, 255).round().astype(np.uint8), mode="L")
+        unit = to_unit_range(np.asarray(image, dtype=np.float32))
+        image = Image.fromarray((unit * 255.0).clip(0, 255).round().astype(np.uint8), mode="L")
     if image.mode == "P" or "A" in image.getbands():
         image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image.convert("RGBA"))
     return image.convert("RGB")
+
+
+def to_unit_range(array: np.ndarray) -> np.ndarray:
+    """8- or 16-bit pixel values as float32 in [0, 1]: values above 255 mean the image is 16-bit."""
+    return (array / (65535.0 if array.max() > 255 else 255.0)).astype(np.float32)
 
 
 def find_images(root: str | Path) -> list[Path]:
@@ -73,7 +80,7 @@ def screen_images(files: list[Path], min_size: int) -> list[Path]:
         try:
             with Image.open(path) as image:
                 size, mode = image.size, image.mode
-        except (OSError, ValueError, UnidentifiedImageError) as error:
+        except READ_ERRORS as error:
             warnings.warn(f"skipping {path}: not a readable image ({error})", stacklevel=2)
             continue
         if mode in GRAYSCALE_MODES:
@@ -98,7 +105,8 @@ class ImageFolderDataset(Dataset):
     A file that fails to decode mid-epoch (truncated, corrupt) is reported once and replaced by the next one.
     """
 
-    def __init__(self, files: list[Path], image_size: int, train: bool, mask_sampler: MaskSampler | None = None,
+    def __init__(self, files: list[Path], image_size: int, train: bool,
+                 mask_sampler: Callable[..., torch.Tensor] | None = None,
                  mask_seed: int = 0, cache: bool = False) -> None:
         if not files:
             raise ColorganError("no images to load")
@@ -125,7 +133,7 @@ class ImageFolderDataset(Dataset):
         path = self.files[index]
         try:
             image = open_rgb(path, draft_size=self.load_size)
-        except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as error:
+        except READ_ERRORS as error:
             if index not in self._bad:
                 warnings.warn(f"skipping {path}: cannot decode ({error})", stacklevel=2)
                 self._bad.add(index)

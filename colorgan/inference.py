@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
 from colorgan.checkpoint import find_latest_checkpoint, load_generator, replace_atomically
-from colorgan.color import lab_norm_to_rgb_in_gamut, rgb_to_lab_norm
+from colorgan.color import lab_norm_to_rgb_in_gamut, neutralize, rgb_to_lab_norm
 from colorgan.errors import ColorganError
-from colorgan.images import IMAGE_SUFFIXES, find_images, open_rgb, to_rgb
+from colorgan.images import IMAGE_SUFFIXES, READ_ERRORS, find_images, open_rgb, to_rgb
 from colorgan.masks import resolve_mask
 
 MaskSpec = str | Path | Image.Image | torch.Tensor | None
@@ -41,7 +41,6 @@ PNG_LEVEL = 1
 """zlib level of the written PNGs: on photos 1 encodes 3-4x faster than Pillow's default 6, for ~10% larger files."""
 BAND_PIXELS = 1 << 18
 """Pixels per band of the full-resolution color math (bounds its memory, not its result)."""
-READ_ERRORS = (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError)
 
 __all__ = ["MaskSpec", "PredictSummary", "colorize", "colorize_files", "colorize_tensor", "prepare_mask",
            "resolve_device"]
@@ -103,8 +102,7 @@ def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor 
         band = slice(top, top + rows)
         m = mask[:, :, band]
         color = lab_norm_to_rgb_in_gamut(L[:, :, band], ab[:, :, band] * m)
-        # Lab -> RGB of ab = 0 leaves a ~1e-7 spread between channels; their mean is rgb_to_gray's exact gray.
-        out[:, :, band] = torch.where(m == 0, color.mean(dim=1, keepdim=True), color)
+        out[:, :, band] = neutralize(color, m == 0)
     return out
 
 

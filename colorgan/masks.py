@@ -16,14 +16,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
+
+from colorgan.images import READ_ERRORS, to_unit_range
 
 MaskFamily = Literal["library", "stripes", "checkerboard", "rectangles", "blobs", "brush", "full", "empty"]
+MASK_FAMILIES: tuple[str, ...] = get_args(MaskFamily)
+"""Every mask family, in a fixed order: ``library`` and the procedural ones (:data:`PROCEDURAL`)."""
 
 DEFAULT_MASK_PROBABILITIES: dict[str, float] = {
     "library": 0.25, "stripes": 0.1, "checkerboard": 0.1, "rectangles": 0.1, "blobs": 0.1, "brush": 0.1,
@@ -31,11 +35,9 @@ DEFAULT_MASK_PROBABILITIES: dict[str, float] = {
 }
 """Training mix: a fifth full colorization, a quarter library patterns, the rest procedural."""
 
-MASK_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
-
 __all__ = [
-    "DEFAULT_MASK_PROBABILITIES", "LIBRARY", "MaskFamily", "MaskSampler", "library_dir", "library_mask",
-    "load_mask", "resolve_mask", "write_library",
+    "DEFAULT_MASK_PROBABILITIES", "LIBRARY", "MASK_FAMILIES", "MaskFamily", "MaskSampler", "library_dir",
+    "library_mask", "load_mask", "resolve_mask", "write_library",
 ]
 
 
@@ -119,10 +121,9 @@ def load_mask(path: str | Path, size: tuple[int, int] | None = None, threshold: 
             gray = np.asarray(image.convert("F") if image.mode.startswith("I") else image.convert("L"), np.float32)
     except FileNotFoundError:
         raise FileNotFoundError(f"mask file not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as error:
+    except READ_ERRORS as error:
         raise ValueError(f"cannot read mask {path}: {error}") from None
-    scale = 65535.0 if gray.max() > 255 else 255.0
-    mask = torch.from_numpy(gray / scale).clamp(0, 1)[None]
+    mask = torch.from_numpy(to_unit_range(gray)).clamp(0, 1)[None]
     if alpha is not None:
         mask = mask * torch.from_numpy(np.asarray(alpha, np.float32) / 255.0)[None]
     if size is not None and tuple(mask.shape[-2:]) != tuple(size):
@@ -248,6 +249,8 @@ PROCEDURAL: dict[str, Callable[..., torch.Tensor]] = {
     "stripes": random_stripes, "checkerboard": random_checkerboard, "rectangles": random_rectangles,
     "blobs": random_blobs, "brush": random_brush, "full": _full, "empty": _empty,
 }
+"""The random families by name; with ``library`` they are :data:`MASK_FAMILIES`."""
+assert set(PROCEDURAL) | {"library"} == set(MASK_FAMILIES), "a mask family without a sampler, or the other way round"
 
 
 class MaskSampler:
@@ -266,9 +269,9 @@ class MaskSampler:
     def __init__(self, probabilities: Mapping[str, float] | None = None, extra_masks: list[torch.Tensor] | None = None,
                  library_names: list[str] | None = None) -> None:
         probabilities = dict(DEFAULT_MASK_PROBABILITIES if probabilities is None else probabilities)
-        unknown = set(probabilities) - set(PROCEDURAL) - {"library"}
+        unknown = set(probabilities) - set(MASK_FAMILIES)
         if unknown:
-            raise ValueError(f"unknown mask families {sorted(unknown)}; known: library, {', '.join(PROCEDURAL)}")
+            raise ValueError(f"unknown mask families {sorted(unknown)}; known: {', '.join(MASK_FAMILIES)}")
         if any(p < 0 for p in probabilities.values()) or sum(probabilities.values()) <= 0:
             raise ValueError(f"mask probabilities must be >= 0 with a positive sum, got {probabilities}")
         total = sum(probabilities.values())

@@ -16,7 +16,7 @@ from colorgan.checkpoint import (
     replace_atomically,
 )
 from colorgan.errors import ColorganError
-from colorgan.networks import UNetGenerator
+from colorgan.models import UNetGenerator
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_falls_back_to_the_training_generator(tmp_path: Path, raw: dict) -> None
 @pytest.mark.parametrize(("class_path", "message"), [
     ("os.system", "only colorgan.* classes"),
     ("builtins.eval", "only colorgan.* classes"),
-    ("colorgan.networks.NoSuchNet", "does not have"),
+    ("colorgan.models.NoSuchNet", "does not have"),
     ("colorgan.errors.ColorganError", "not a network class"),
 ])
 def test_only_colorgan_network_classes_are_built(tmp_path: Path, raw: dict, class_path: str, message: str) -> None:
@@ -156,7 +156,7 @@ def test_onnx_export_matches_torch_at_any_size(onnx_file: Path, ckpt: Path, size
     import onnx
 
     metadata = json.loads({p.key: p.value for p in onnx.load(str(onnx_file)).metadata_props}["colorgan"])
-    assert metadata["generator"]["class_path"] == "colorgan.networks.UNetGenerator"
+    assert metadata["generator"]["class_path"] == "colorgan.models.unet.UNetGenerator"
     session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["L", "mask"]
     L, mask = inputs(*size, batch=3)  # noqa: N806

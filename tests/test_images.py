@@ -29,7 +29,7 @@ def test_open_rgb_composites_transparency_over_white(tmp_path):
 
 def test_predict_and_evaluate_paths_do_not_import_lightning():
     """``colorgan predict`` should start in the time torch takes to import, without Lightning's seconds on top."""
-    code = ("import sys, colorgan, colorgan.cli, colorgan.tools, colorgan.inference, colorgan.evaluation; "
+    code = ("import sys, colorgan, colorgan.cli, colorgan.commands, colorgan.inference, colorgan.evaluation.run; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytorch_lightning', 'lightning')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]

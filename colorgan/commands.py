@@ -1,0 +1,188 @@
+"""``colorgan predict | masks | export | evaluate``: argparse front ends over importable functions.
+
+Each command parses its arguments and calls the library (:mod:`colorgan.inference`, :mod:`colorgan.masks`,
+:mod:`colorgan.checkpoint`, :mod:`colorgan.evaluation.run`); no image or model logic lives here. :data:`COMMANDS`
+is the one registry, which :func:`colorgan.cli.main` dispatches on. A :class:`ColorganError` raised here is printed
+by ``cli.main`` as one line with exit code 2; partial failures of ``predict`` return 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from colorgan.checkpoint import export_generator, find_latest_checkpoint, load_generator
+from colorgan.errors import ColorganError
+from colorgan.inference import colorize_files, resolve_device
+from colorgan.masks import LIBRARY, write_library
+
+__all__ = ["COMMANDS", "evaluate", "export", "masks", "predict", "run"]
+
+
+def _checkpoint(ckpt: str | None) -> str | Path:
+    """``ckpt``, or the newest checkpoint under runs/ (said on stderr, so the user knows which one ran)."""
+    if ckpt is not None:
+        return ckpt
+    newest = find_latest_checkpoint()
+    print(f"colorgan: using the newest checkpoint {newest} (pass --ckpt to choose)", file=sys.stderr)
+    return newest
+
+
+def _predict_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="colorgan predict", description="Colorize photos where a mask is white; the rest stays exactly gray. "
+        "Writes OUT/<name><suffix>.png and never replaces an input.")
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files, folders (recursive) or globs")
+    parser.add_argument("--ckpt", help="checkpoint (.ckpt) or export (.safetensors); default: newest under runs/")
+    parser.add_argument("--mask", help="mask image (white = color) or library name (see `colorgan masks`); "
+                        "default: color everything")
+    parser.add_argument("--invert", action="store_true", help="color where the mask is black instead")
+    parser.add_argument("--feather", type=float, default=0.0, metavar="PX",
+                        help="soften the mask edge over PX pixels on each side (default 0: hard edge)")
+    parser.add_argument("--threshold", type=float, metavar="T",
+                        help="binarize the mask at T (>= T is color); default: gray values blend")
+    parser.add_argument("--out", default="colorized", metavar="DIR", help="output folder (default: colorized)")
+    parser.add_argument("--suffix", default="_color",
+                        help="appended to each output name (default: _color; write --suffix=-x for a leading -)")
+    parser.add_argument("--size", type=int, default=256, metavar="N",
+                        help="short side the network works at (default 256); the output keeps the input size")
+    parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"],
+                        help="default: auto (the GPU when there is one)")
+    parser.add_argument("--batch-size", type=int, default=1, metavar="B",
+                        help="images of one size colorized together (default 1)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads for torch (default: one per core; 1 is faster on a machine busy with "
+                        "other work)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def predict(argv: Sequence[str]) -> int:
+    """``colorgan predict``: 0 when every input was written, 1 when some failed (one stderr line each)."""
+    args = _predict_parser().parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ColorganError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    generator, _ = load_generator(_checkpoint(args.ckpt), resolve_device(args.device))
+
+    def report(source: str, reason: str) -> None:
+        tqdm.write(f"colorgan: failed: {source}: {reason}", file=sys.stderr)  # tqdm.write keeps the bar intact
+
+    summary = colorize_files(args.inputs, mask=args.mask, out_dir=args.out, suffix=args.suffix, invert=args.invert,
+                             feather=args.feather, size=args.size, batch_size=args.batch_size, generator=generator,
+                             threshold=args.threshold, progress=not args.no_progress, on_failure=report)
+    written = len(summary.written)
+    if written == 1:
+        print(f"colorgan: wrote {summary.written[0][1]}")
+    else:
+        print(f"colorgan: wrote {written} image{'s' * (written != 1)} to {args.out}")
+    if summary.failed:
+        print(f"colorgan: {len(summary.failed)} input{'s' * (len(summary.failed) != 1)} failed (listed above)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def masks(argv: Sequence[str]) -> int:
+    """``colorgan masks [--write DIR [--size N | H W] [NAME ...]]``: list or render the mask library."""
+    parser = argparse.ArgumentParser(prog="colorgan masks", description="List the mask library, or write it as PNGs "
+                                     "(255 = color, 0 = gray). Library names work directly as --mask.")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="masks to write (default: all)")
+    parser.add_argument("--write", metavar="DIR", help="write PNGs into DIR")
+    parser.add_argument("--size", nargs="+", default=["256"], metavar="N", help="N (square) or H W; default 256")
+    args = parser.parse_args(argv)
+    # argparse cannot take "one or two" values, so --size swallows the names after it: hand those back.
+    count = next((i for i, token in enumerate(args.size) if not token.isdigit()), len(args.size))
+    sizes, names = [int(token) for token in args.size[:count]], args.size[count:] + args.names
+    if not 1 <= len(sizes) <= 2 or min(sizes) < 1:
+        parser.error("--size takes one or two positive integers: N or H W")
+    if args.write is None:
+        if names:
+            parser.error("NAME arguments need --write DIR")
+        print("\n".join(LIBRARY))
+        return 0
+    height, width = sizes if len(sizes) == 2 else sizes * 2
+    unknown = [name for name in names if Path(name).stem not in LIBRARY]
+    if unknown:
+        raise ColorganError(f"no library mask named {', '.join(unknown)}; choose from: {', '.join(LIBRARY)}")
+    for path in write_library(args.write, height, width, names or None):
+        print(path)
+    return 0
+
+
+def export(argv: Sequence[str]) -> int:
+    """``colorgan export --ckpt C [--format onnx|safetensors] OUT``: the EMA generator with its config."""
+    parser = argparse.ArgumentParser(prog="colorgan export", description="Export a checkpoint's EMA generator with "
+                                     "its config as metadata. ONNX: inputs L, mask (B, 1, H, W) -> output ab "
+                                     "(B, 2, H, W), normalized Lab, any batch and size.")
+    parser.add_argument("out", metavar="OUT", help="output file")
+    parser.add_argument("--ckpt", required=True, help="the checkpoint (.ckpt) to export")
+    parser.add_argument("--format", choices=["onnx", "safetensors"],
+                        help="default: from OUT's extension (.onnx or .safetensors)")
+    args = parser.parse_args(argv)
+    fmt = args.format or {".onnx": "onnx", ".safetensors": "safetensors"}.get(Path(args.out).suffix.lower())
+    if fmt is None:
+        parser.error("pass --format onnx|safetensors, or name OUT *.onnx or *.safetensors")
+    print(f"colorgan: wrote {export_generator(args.ckpt, args.out, fmt)}")
+    return 0
+
+
+def evaluate(argv: Sequence[str]) -> int:
+    """``colorgan evaluate``: print the table, write JSON and CSV, optionally log to W&B; returns the exit code."""
+    # imported on use: scoring pulls in torchmetrics (and lpips when its weights are there)
+    from colorgan.evaluation import report
+    from colorgan.evaluation.run import evaluate as evaluate_folder
+
+    parser = argparse.ArgumentParser(
+        prog="colorgan evaluate", description="Score a checkpoint against the gray and mean-color baselines on a "
+        "folder of photos, under a fixed mask of every family: PSNR, SSIM, PSNR inside the mask, colorfulness, "
+        "leak, seam, and LPIPS / FID when their weights are on disk.")
+    parser.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of color photos (recursive)")
+    parser.add_argument("--ckpt", help="checkpoint (.ckpt) or export (.safetensors); default: newest under runs/")
+    parser.add_argument("--size", type=int, default=256, metavar="N", help="square crop side (default 256)")
+    parser.add_argument("--out", default="evaluation.json", metavar="FILE",
+                        help="results file; the JSON and a CSV with the same stem are written (default "
+                        "evaluation.json)")
+    parser.add_argument("--batch-size", type=int, default=8, metavar="B", help="default 8")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="default: cpu")
+    parser.add_argument("--seed", type=int, default=0, help="protocol seed of the masks (default 0)")
+    parser.add_argument("--mean-ab", type=float, nargs=2, metavar=("A", "B"),
+                        help="normalized (a*/110, b*/110) of the mean-color baseline; default: the mean of the "
+                             "checkpoint's training photos, or of this folder")
+    parser.add_argument("--baselines-only", action="store_true", help="score only the gray and mean-color baselines")
+    parser.add_argument("--no-perceptual", action="store_true", help="do not try LPIPS and FID")
+    parser.add_argument("--wandb", action="store_true", help="log the tables to a W&B run (offline without a key)")
+    parser.add_argument("--thumbnails", type=int, default=16, metavar="N", help="pairs shown in the W&B table")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    ckpt = None if args.baselines_only else _checkpoint(args.ckpt)
+    result = evaluate_folder(args.image_dir, ckpt, size=args.size, batch_size=args.batch_size, device=args.device,
+                             seed=args.seed, mean_ab=args.mean_ab, perceptual=not args.no_perceptual,
+                             thumbnails=args.thumbnails, progress=not args.no_progress, out=args.out,
+                             wandb=True if args.wandb else None)
+    for reason in result.meta["unavailable"].values():
+        print(f"colorgan: {reason}", file=sys.stderr)
+    print(report.format_table(result))
+    json_path, csv_path = report.output_paths(args.out)
+    print(f"colorgan: wrote {json_path} and {csv_path}")
+    return 0
+
+
+COMMANDS = {"predict": predict, "masks": masks, "export": export, "evaluate": evaluate}
+"""The commands that are not LightningCLI's (whose predict cannot take image paths): name -> ``command(argv)``."""
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run ``argv[0]`` (one of :data:`COMMANDS`) with the remaining arguments; returns the exit code."""
+    if not argv or argv[0] not in COMMANDS:
+        raise ColorganError(f"unknown command {argv[0] if argv else ''!r}; choose one of: {', '.join(COMMANDS)}")
+    try:
+        return COMMANDS[argv[0]](list(argv[1:]))
+    except SystemExit as exit_:  # argparse's usage errors and --help: an exit code, not an exception, for cli.main
+        return 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 2

@@ -1,0 +1,207 @@
+"""Images in, batches out: a folder dataset, named datasets, and the LightningDataModule.
+
+Items are uint8 RGB crops (3, S, S) decoded on the CPU; everything else happens batched on the device in
+:meth:`ColorizationDataModule.on_after_batch_transfer`: float conversion, flips, training masks and the Lab
+conversion. A batch reaching the LightningModule is a dict of (B, C, S, S) float tensors:
+``rgb`` in [0, 1], ``L`` and ``ab`` (normalized Lab, see :mod:`colorgan.color`) and ``mask`` in {0, 1}.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from colorgan.color import rgb_to_lab_norm
+from colorgan.errors import ColorganError
+from colorgan.evaluation.protocol import ProtocolDataset
+from colorgan.images import IMAGE_SUFFIXES, ImageFolderDataset, PackedImages, find_images, screen_images
+from colorgan.masks import MaskSampler, load_mask
+from colorgan.models.weights import unreachable
+
+SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "sample_photos"
+
+DatasetName = Literal["folder", "samples", "flowers17", "flowers102"]
+
+NAMED_DATASETS: dict[str, dict[str, str | None]] = {
+    "flowers17": {
+        "title": "Oxford Flowers 17", "folder": "flowers17",
+        "url": "https://www.robots.ox.ac.uk/~vgg/data/flowers/17/17flowers.tgz", "md5": None},
+    "flowers102": {  # the folder and archive that torchvision.datasets.Flowers102 uses, so its downloads are reused
+        "title": "Oxford Flowers 102", "folder": "flowers-102",
+        "url": "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/102flowers.tgz",
+        "md5": "52808999861908f626f3c1f4e79d11fa"},
+}
+
+__all__ = ["ColorizationDataModule", "resolve_data_dir"]
+
+
+# --- locating data -----------------------------------------------------------------------------------------------
+
+
+def resolve_data_dir(dataset: DatasetName, data_dir: str | None, download: bool = True) -> Path:
+    """The folder to scan for ``dataset``: downloads a named dataset if asked to and missing."""
+    if dataset == "samples":
+        return SAMPLE_PHOTOS
+    if data_dir is None:
+        raise ColorganError(f"dataset {dataset!r} needs --data.data_dir")
+    root = Path(data_dir).expanduser()
+    if dataset == "folder":
+        if not root.is_dir():
+            raise ColorganError(f"image folder {root} does not exist")
+        return root
+    info = NAMED_DATASETS[dataset]
+    folder = root / str(info["folder"])
+    if find_images(folder):
+        return folder
+    archive = str(info["url"]).rsplit("/", 1)[-1]
+    hint = (f"put the {info['title']} images in {folder / 'jpg'} (extract {archive} from {info['url']} "
+            f"into {folder})")
+    if not download:
+        raise ColorganError(f"{info['title']} not found: {hint}.")
+    reason = unreachable(str(info["url"]))
+    if reason is not None:
+        raise ColorganError(f"{info['title']} not found and cannot be downloaded: {reason}; {hint}.")
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    try:
+        download_and_extract_archive(str(info["url"]), str(folder), md5=info["md5"], remove_finished=True)
+    except Exception as error:  # noqa: BLE001 (any network or archive error becomes the same clear message)
+        raise ColorganError(f"downloading {info['title']} failed ({error}); {hint}.") from error
+    return folder
+
+
+class _Indices(Dataset):
+    """Items ``{"index": i}``: what the DataLoader shuffles and batches when the images live on the device."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, int]:
+        return {"index": index}
+
+
+# --- the datamodule ----------------------------------------------------------------------------------------------
+
+
+class ColorizationDataModule(pl.LightningDataModule):
+    """Photos from a folder (or a named dataset) as batches for colorization with masks.
+
+    Args:
+        data_dir: the image folder (recursive), or where a named dataset lives / is downloaded to.
+        dataset: ``folder`` (any images), ``samples`` (the photos bundled with colorgan; ``data_dir`` unused),
+            ``flowers17`` or ``flowers102`` (Oxford Flowers, downloaded on first use).
+        image_size: side of the square training and validation crops (a multiple of 32 suits the default U-Net).
+        batch_size: training batch size per device.
+        val_batch_size: evaluation batch size (default: ``batch_size``).
+        num_workers: data loader worker processes.
+        val_fraction: share of images held out for validation (at least one image); the split is fixed by
+            ``split_seed`` and does not depend on the training seed.
+        split_seed: seed of the train/val split and of the validation masks.
+        mask_probabilities: training mask mix, family -> weight (see :class:`colorgan.masks.MaskSampler`).
+        mask_dir: a folder of extra mask images (white = color) drawn as part of the ``library`` family.
+        cache_images: decode and resize every image once and keep the uint8 pixels in host memory (``true``), or
+            on the training device (``device``): training crops are then cut there, batched, so a host with few
+            cores never starves the accelerator (flowers102 at 256 px: about 2.7 GB per device).
+        min_image_size: skip images with a shorter side below this (default ``image_size // 2``).
+        download: download a named dataset if it is not in ``data_dir``.
+    """
+
+    def __init__(self, data_dir: str | None = None, dataset: DatasetName = "folder", image_size: int = 256,
+                 batch_size: int = 16, val_batch_size: int | None = None, num_workers: int = 2,
+                 val_fraction: float = 0.1, split_seed: int = 0, mask_probabilities: dict[str, float] | None = None,
+                 mask_dir: str | None = None, cache_images: bool | Literal["device"] = False,
+                 min_image_size: int | None = None, download: bool = True) -> None:
+        super().__init__()
+        if image_size < 8:
+            raise ValueError(f"image_size must be at least 8, got {image_size}")
+        if cache_images not in (True, False, "device"):
+            raise ValueError(f"cache_images must be true, false or 'device', got {cache_images!r}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        self.save_hyperparameters()
+        self.data_dir, self.dataset, self.image_size = data_dir, dataset, image_size
+        self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
+        self.num_workers, self.val_fraction, self.split_seed = num_workers, val_fraction, split_seed
+        self.cache_images, self.download = cache_images, download
+        self.min_image_size = image_size // 2 if min_image_size is None else min_image_size
+        extra = [load_mask(p, threshold=0.5) for p in sorted(Path(mask_dir).iterdir())
+                 if p.suffix.lower() in IMAGE_SUFFIXES] if mask_dir else None
+        self.mask_sampler = MaskSampler(mask_probabilities, extra_masks=extra)
+        self._packed: PackedImages | None = None  # training images on the device, with cache_images="device"
+        self.train_files: list[Path] = []
+        self.val_files: list[Path] = []
+
+    def prepare_data(self) -> None:
+        resolve_data_dir(self.dataset, self.data_dir, self.download)  # downloads once, on rank 0
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_files or self.val_files:
+            return
+        root = resolve_data_dir(self.dataset, self.data_dir, download=False)
+        files = find_images(root)
+        if not files:
+            raise ColorganError(f"no images found in {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        files = screen_images(files, self.min_image_size)
+        if not files:
+            raise ColorganError(f"none of the images in {root} is a usable color photo (see the warnings above)")
+        order = torch.randperm(len(files), generator=torch.Generator().manual_seed(self.split_seed)).tolist()
+        n_val = max(1, round(self.val_fraction * len(files))) if len(files) > 1 else 0
+        self.val_files = sorted(files[i] for i in order[:n_val])
+        self.train_files = sorted(files[i] for i in order[n_val:])
+
+    def _loader(self, dataset: Dataset, batch_size: int, train: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=train and len(dataset) > batch_size,
+                          num_workers=self.num_workers, pin_memory=torch.cuda.is_available(),
+                          persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        if self.cache_images != "device":
+            dataset = ImageFolderDataset(self.train_files, self.image_size, train=True, cache=self.cache_images)
+            return self._loader(dataset, self.batch_size, train=True)
+        # The loader only shuffles indices; on_after_batch_transfer cuts the crops from the packed pixels, which
+        # move to the device with the first batch. Decoded once, however often Lightning asks for the loader.
+        if self._packed is None:
+            self._packed = ImageFolderDataset(self.train_files, self.image_size, train=True).pack()
+        indices = _Indices(len(self._packed))  # batching indices needs no worker processes
+        return DataLoader(indices, batch_size=self.batch_size, shuffle=True, drop_last=len(indices) > self.batch_size)
+
+    def val_dataloader(self) -> DataLoader:
+        files = self.val_files or self.train_files
+        dataset = ImageFolderDataset(files, self.image_size, train=False, mask_sampler=self.mask_sampler,
+                                     mask_seed=self.split_seed * 100_003, cache=self.cache_images)
+        return self._loader(dataset, self.val_batch_size, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Each validation image under a fixed mask of every family (evaluation/protocol.py): per-family scores."""
+        files = self.val_files or self.train_files
+        images = ImageFolderDataset(files, self.image_size, train=False, cache=self.cache_images)
+        return self._loader(ProtocolDataset(images, [f.name for f in files]), self.val_batch_size, train=False)
+
+    def on_after_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int) -> dict[str, torch.Tensor]:
+        """uint8 crops -> float RGB, flips and masks (training), Lab; batched on the batch's device."""
+        if "index" in batch:  # cache_images="device": cut this batch's training crops on the device
+            index = batch["index"]
+            if self._packed is None:
+                raise ColorganError("index batches need cache_images='device' and train_dataloader() first")
+            self._packed = self._packed.to(index.device)  # once: a no-op when already there
+            batch = {"image": self._packed.random_crops(index, self.image_size)}
+        rgb = batch["image"].float().div_(255.0)
+        n, _, h, w = rgb.shape
+        if "mask" in batch:
+            mask = batch["mask"].float()
+        else:
+            flip = torch.rand(n, 1, 1, 1, device=rgb.device) < 0.5
+            rgb = torch.where(flip, rgb.flip(-1), rgb)
+            mask = self.mask_sampler(n, h, w, rgb.device)
+        L, ab = rgb_to_lab_norm(rgb)  # noqa: N806
+        out = {"rgb": rgb, "L": L, "ab": ab, "mask": mask}
+        if "family" in batch:  # test items: the index of their mask's family, for per-family scores
+            out["family"] = batch["family"]
+        return out

@@ -1,0 +1,126 @@
+"""``colorgan fit | validate | test``: LightningCLI with colorgan's defaults.
+
+Imported by :func:`colorgan.cli.main` only for these subcommands, so the other commands start without Lightning.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.cli import LightningCLI
+
+from colorgan.errors import ColorganError
+from colorgan.training.callbacks import LogColorizations, LoggerSaveConfigCallback, TestReport
+from colorgan.training.data import ColorizationDataModule
+from colorgan.training.module import ColorGAN
+
+__all__ = ["ColorGANCLI", "run"]
+
+
+class ColorGANCLI(LightningCLI):
+    """LightningCLI with colorgan's defaults: sample grids and checkpoints always on, bf16 on capable GPUs, DDP
+    that tolerates the two optimizers on several devices, ``--ckpt_path last`` continuing the newest run of the
+    config in its own folder."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {name: keys for name, keys in LightningCLI.subcommands().items() if name != "predict"}
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_lightning_class_args(LogColorizations, "samples")
+        parser.add_lightning_class_args(TestReport, "test_report")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.save_last": True})
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand]
+        trainer = config.trainer
+        if trainer.precision is None:
+            trainer.precision = "bf16-mixed" if _bf16_gpu(trainer.accelerator) else "32-true"
+        if trainer.strategy == "auto" and (trainer.num_nodes > 1 or _device_count(trainer) > 1):
+            # Lightning's automatic choice is plain DDP, which stops at the first step: the discriminator's step
+            # leaves the generator's parameters without gradients and the other way round. On one device, no DDP
+            # wrapper at all (the unused-parameter search would cost time every step).
+            trainer.strategy = "ddp_find_unused_parameters_true"
+        if config.data.get("cache_images") == "device":
+            # The loader only batches indices (the crops are cut on the device): no workers to add.
+            warnings.filterwarnings("ignore", message=r".*'train_dataloader' does not have many workers.*")
+        if config.get("ckpt_path") == "last":
+            _resume_last(config)
+
+
+def _bf16_gpu(accelerator: Any) -> bool:
+    return (isinstance(accelerator, str) and accelerator in ("auto", "gpu", "cuda")
+            and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def _device_count(trainer: Any) -> int:
+    """How many devices per node ``trainer.devices`` asks for (``auto`` and -1: all GPUs, or one CPU process)."""
+    devices = trainer.devices
+    if isinstance(devices, str):
+        devices = devices.strip()
+        if "," in devices:
+            return len([d for d in devices.split(",") if d.strip()])
+        devices = -1 if devices == "auto" else int(devices)
+    if isinstance(devices, list | tuple):
+        return len(devices)
+    if devices == -1:
+        gpu = trainer.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+        return torch.cuda.device_count() if gpu else 1
+    return int(devices)
+
+
+def _csv_logger(config: Any) -> Any | None:
+    loggers = config.trainer.logger
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        if getattr(logger, "class_path", "").endswith("CSVLogger"):
+            return logger
+    return None
+
+
+def _resume_last(config: Any) -> None:
+    """Point ``ckpt_path: last`` at the newest ``last.ckpt`` of this config's runs and reuse that run's folder.
+
+    A fresh CSVLogger version would otherwise start an empty folder where Lightning finds no ``last.ckpt``.
+    """
+    logger = _csv_logger(config)
+    if logger is None:
+        return  # Lightning's own lookup applies
+    args = logger.init_args
+    root = Path(args.save_dir) / (args.get("name") or "lightning_logs")
+    candidates = sorted(root.glob("version_*/checkpoints/last*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        raise ColorganError(f"--ckpt_path last: no last.ckpt under {root}/version_*/checkpoints; run fit first")
+    newest = candidates[-1]
+    version = re.fullmatch(r"version_(\d+)", newest.parent.parent.name)
+    args.version = int(version.group(1)) if version else newest.parent.parent.name
+    # CSVLogger deletes an existing metrics.csv when it reopens a folder: keep the earlier legs' metrics aside.
+    metrics = newest.parent.parent / "metrics.csv"
+    if metrics.is_file():
+        index = 0
+        while (kept := metrics.with_name(f"metrics.{index}.csv")).exists():
+            index += 1
+        metrics.rename(kept)
+    config.ckpt_path = str(newest)
+    # ... which also makes Lightning's "folder exists and is not empty" warnings expected here, not alarming
+    warnings.filterwarnings("ignore", message=r".*exists and is not empty.*")
+    print(f"colorgan: resuming from {newest}", file=sys.stderr)
+
+
+def run(args: Sequence[str] | None = None) -> None:
+    """Run ``colorgan fit|validate|test`` on ``args`` (default: ``sys.argv[1:]``, which also enables shell completion
+    and jsonargparse's exit-on-error behaviour)."""
+    with warnings.catch_warnings():  # the filters the CLI adds end with the command
+        ColorGANCLI(ColorGAN, ColorizationDataModule, args=None if args is None else list(args),
+                    auto_configure_optimizers=False,
+                    save_config_callback=LoggerSaveConfigCallback, save_config_kwargs={"overwrite": True},
+                    parser_kwargs={"description": "Train and evaluate mask-conditioned colorization GANs. "
+                                   "Also: colorgan predict | masks | export | evaluate (see colorgan predict "
+                                   "--help)."})

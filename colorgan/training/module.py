@@ -1,0 +1,189 @@
+"""The LightningModule: wires generator, discriminator, losses, EMA and metrics (manual optimization)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from colorgan.evaluation.baselines import gray_baseline, mean_color_baseline
+from colorgan.evaluation.metrics import ColorizationMetrics
+from colorgan.evaluation.scores import colorfulness, mask_leak, scored_rgb
+from colorgan.models import PatchDiscriminator, UNetGenerator, network_spec
+from colorgan.training.losses import AdversarialLoss, masked_l1
+from colorgan.training.objectives import GANObjective
+from colorgan.version import __version__
+
+__all__ = ["ColorGAN"]
+
+
+class ColorGAN(pl.LightningModule):
+    """Mask-conditioned colorization GAN in Lab space.
+
+    The generator maps (L, mask) to ab and is exactly gray outside the mask. What each network is trained to
+    minimize is :class:`~colorgan.training.objectives.GANObjective`'s; this class steps the optimizers, keeps the
+    EMA generator and scores validation and test batches.
+
+    Each training batch makes one discriminator step and, every ``n_critic`` batches, one generator step followed by
+    an EMA update of the generator. Note that Lightning's ``global_step`` counts optimizer steps, so it advances by
+    two per batch at ``n_critic=1``; budget runs with ``max_epochs``.
+
+    Args:
+        generator: the colorizer (default :class:`UNetGenerator`); called as ``generator(L, mask) -> ab``.
+        discriminator: the critic (default :class:`PatchDiscriminator`); ``discriminator(L, ab, mask) -> logits``.
+        adversarial_loss: ``lsgan``, ``wgan-gp``, ``hinge`` or ``vanilla``.
+        adversarial_weight: weight of the generator's adversarial term; 0 trains a plain regression baseline
+            (the discriminator is then not stepped).
+        l1_weight: weight of the masked L1 distance between generated and true ab.
+        l2_weight: weight of the masked L2 distance between generated and true ab.
+        gp_weight: weight of the WGAN-GP gradient penalty (``wgan-gp`` only).
+        n_critic: discriminator steps per generator step (5 is usual for WGAN-GP).
+        lr_generator: Adam learning rate of the generator.
+        lr_discriminator: Adam learning rate of the discriminator (TTUR: often 2-4x the generator's).
+        betas: Adam betas of both optimizers.
+        ema_decay: decay of the generator's exponential moving average, used for validation and export (0: off).
+    """
+
+    def __init__(self, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
+                 adversarial_loss: AdversarialLoss = "lsgan", adversarial_weight: float = 1.0, l1_weight: float = 10.0,
+                 l2_weight: float = 10.0, gp_weight: float = 10.0, n_critic: int = 1, lr_generator: float = 2e-4,
+                 lr_discriminator: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
+                 ema_decay: float = 0.999) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["generator", "discriminator"])
+        self.automatic_optimization = False
+        self.generator = generator if generator is not None else UNetGenerator()
+        self.discriminator = discriminator if discriminator is not None else PatchDiscriminator()
+        if n_critic < 1:
+            raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        self.objective = GANObjective(adversarial_loss, adversarial_weight, l1_weight, l2_weight, gp_weight)
+        self.objective.check_discriminator(self.discriminator)
+        self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False)
+        self._ema_updates = 0
+        image_metrics = MetricCollection({"psnr": PeakSignalNoiseRatio(data_range=1.0),
+                                          "ssim": StructuralSimilarityIndexMeasure(data_range=1.0)})
+        self.val_metrics, self.test_metrics = image_metrics.clone(prefix="val/"), image_metrics.clone(prefix="test/")
+        self.val_means = nn.ModuleDict({k: MeanMetric() for k in ("colorfulness", "leak", "l1")})
+        self.test_means = nn.ModuleDict({k: MeanMetric() for k in ("colorfulness", "leak", "l1")})
+        self.test_scores = ColorizationMetrics()  # per mask family, when test batches say which (protocol.py)
+        self.baseline_scores = nn.ModuleDict({"gray": ColorizationMetrics(), "mean_color": ColorizationMetrics()})
+        self.test_report: list[dict[str, Any]] = []  # rows of the last test, for callbacks.TestReport
+        # Sum of a, b over the masked pixels of the training crops, and their count: the mean-color baseline that
+        # `colorgan test` and `colorgan evaluate` score beside the model is fit on the training photos only.
+        self._train_ab_sum = torch.zeros(3, dtype=torch.float64)
+
+    # --- optimization --------------------------------------------------------------------------------------------
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        hp = self.hparams
+        return [torch.optim.Adam(self.generator.parameters(), lr=hp.lr_generator, betas=tuple(hp.betas)),
+                torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_discriminator, betas=tuple(hp.betas))]
+
+    def forward(self, L: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        """ab of (L, mask) from the EMA generator (the one that is validated and exported)."""
+        return self.ema_generator(L, mask)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        g_opt, d_opt = self.optimizers()
+        L, ab, mask = batch["L"], batch["ab"], batch["mask"]  # noqa: N806
+        with torch.no_grad():  # on the device, no host sync
+            self._train_ab_sum = self._train_ab_sum.to(L.device) + torch.cat(
+                [(ab * mask).sum(dim=(0, 2, 3)), mask.sum().view(1)]).double()
+        fake_ab = self.generator(L, mask)
+
+        if self.objective.adversarial:
+            with self.toggled_optimizer(d_opt):
+                d_loss, logs = self.objective.discriminator_loss(self.discriminator, L, ab, fake_ab, mask)
+                d_opt.zero_grad(set_to_none=True)
+                self.manual_backward(d_loss)
+                d_opt.step()
+            self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
+
+        if (batch_idx + 1) % self.hparams.n_critic == 0:
+            with self.toggled_optimizer(g_opt):
+                g_loss, logs = self.objective.generator_loss(self.discriminator, L, ab, fake_ab, mask)
+                g_opt.zero_grad(set_to_none=True)
+                self.manual_backward(g_loss)
+                g_opt.step()
+            self._update_ema()
+            self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        self._ema_updates += 1
+        # warm-up: average over the steps so far while there are few, so early validation is not of a random net
+        decay = min(self.hparams.ema_decay, (1 + self._ema_updates) / (10 + self._ema_updates))
+        ema_params = list(self.ema_generator.parameters())
+        torch._foreach_lerp_(ema_params, [p.detach() for p in self.generator.parameters()], 1.0 - decay)
+        ema_buffers = list(self.ema_generator.buffers())  # BatchNorm statistics: copied, not averaged
+        if ema_buffers:
+            torch._foreach_copy_(ema_buffers, list(self.generator.buffers()))
+
+    # --- evaluation ----------------------------------------------------------------------------------------------
+
+    def _score_batch(self, batch: dict[str, torch.Tensor], stage: str) -> dict[str, torch.Tensor]:
+        L, ab, mask = batch["L"], batch["ab"], batch["mask"]  # noqa: N806
+        fake_ab = self.ema_generator(L, mask).float()
+        pred = scored_rgb(L, fake_ab)  # exactly gray where ab is 0 (lab_norm_to_rgb leaves ~1e-7 of color there)
+        target = scored_rgb(L, ab * mask)  # the truth of a partial colorization is gray outside the mask
+        image_metrics = self.val_metrics if stage == "val" else self.test_metrics
+        means = self.val_means if stage == "val" else self.test_means
+        image_metrics.update(pred, target)
+        means["colorfulness"].update(colorfulness(pred))
+        means["leak"].update(mask_leak(fake_ab, mask))
+        means["l1"].update(masked_l1(fake_ab, ab, mask))
+        self.log_dict(image_metrics, prog_bar=stage == "val")
+        self.log_dict({f"{stage}/{name}": metric for name, metric in means.items()})
+        if stage == "test" and "family" in batch:
+            self.test_scores.update(pred, target, fake_ab, ab * mask, mask, batch["family"])
+            baselines = {"gray": gray_baseline(L, mask)}
+            if (mean_ab := self.train_mean_ab) is not None:
+                baselines["mean_color"] = mean_color_baseline(mean_ab)(L, mask)
+            for name, baseline_ab in baselines.items():
+                self.baseline_scores[name].update(scored_rgb(L, baseline_ab), target, baseline_ab, ab * mask, mask,
+                                                  batch["family"])
+        return {"ab": fake_ab, "rgb": pred, "target": target}
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._score_batch(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._score_batch(batch, "test")
+
+    def on_test_epoch_end(self) -> None:
+        # test/<family>/<score> and test/all/<score> (evaluation/metrics.py); compute() has already synced ranks.
+        self.test_report = []
+        for method, scores in {"model": self.test_scores, **self.baseline_scores}.items():
+            if scores.update_called:
+                self.log_dict(scores.flat("test" if method == "model" else f"baseline/{method}"))
+                self.test_report += [{"method": method, "family": group, **values}
+                                     for group, values in scores.compute().items()]
+            scores.reset()
+
+    @property
+    def train_mean_ab(self) -> torch.Tensor | None:
+        """Mean normalized (a, b) (2,) of the training crops inside their masks so far; None before training."""
+        if self._train_ab_sum[2] <= 0:
+            return None
+        return (self._train_ab_sum[:2] / self._train_ab_sum[2]).float()
+
+    # --- checkpoints ---------------------------------------------------------------------------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Plain-data description of the networks, so that `colorgan predict` can rebuild the generator from a
+        # checkpoint loaded with weights_only=True, without the CLI or its config.
+        mean_ab = self.train_mean_ab
+        checkpoint["colorgan"] = {"version": __version__, "generator": network_spec(self.generator),
+                                  "discriminator": network_spec(self.discriminator), "ema_updates": self._ema_updates,
+                                  "train_ab_sum": self._train_ab_sum.tolist(),
+                                  "train_mean_ab": None if mean_ab is None else mean_ab.tolist()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        section = checkpoint.get("colorgan", {})
+        self._ema_updates = int(section.get("ema_updates", 0))
+        self._train_ab_sum = torch.tensor(section.get("train_ab_sum", [0.0, 0.0, 0.0]), dtype=torch.float64)

@@ -1,0 +1,99 @@
+"""The GAN objective in one object: where the losses are summed (torch only, no Lightning).
+
+As in NVlabs' stylegan2-ada and edm ``training/loss.py``, the training loop only steps optimizers; what each
+network is penalized for lives here, so :class:`colorgan.training.module.ColorGAN` and the plain loop of
+``benchmarks/train_throughput.py`` optimize exactly the same thing.
+
+The discriminator judges (L, ab, mask): real chroma is shown through the same mask as the generated one, so only
+the colored region can give a fake away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from colorgan.training.losses import (
+    ADVERSARIAL_LOSSES,
+    AdversarialLoss,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    masked_l1,
+    masked_l2,
+)
+
+__all__ = ["GANObjective"]
+
+
+@dataclass(frozen=True)
+class GANObjective:
+    """The discriminator loss (with its gradient penalty) and the generator loss (L1 + L2 + adversarial term).
+
+    Args:
+        adversarial_loss: ``lsgan``, ``wgan-gp``, ``hinge`` or ``vanilla``.
+        adversarial_weight: weight of the generator's adversarial term; 0 is plain masked regression (no D step).
+        l1_weight: weight of the masked L1 distance between generated and true ab.
+        l2_weight: weight of the masked L2 distance between generated and true ab.
+        gp_weight: weight of the WGAN-GP gradient penalty (``wgan-gp`` only).
+
+    Both losses return ``(loss, logs)``: a float32 scalar to backpropagate and detached scalars to log.
+    """
+
+    adversarial_loss: AdversarialLoss = "lsgan"
+    adversarial_weight: float = 1.0
+    l1_weight: float = 10.0
+    l2_weight: float = 10.0
+    gp_weight: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.adversarial_loss not in ADVERSARIAL_LOSSES:
+            raise ValueError(f"unknown adversarial loss {self.adversarial_loss!r}; choose one of "
+                             f"{sorted(ADVERSARIAL_LOSSES)}")
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether there is a discriminator to train at all."""
+        return self.adversarial_weight > 0
+
+    def check_discriminator(self, discriminator: nn.Module) -> None:
+        """Refuse a critic this objective would break: WGAN-GP's per-sample penalty with BatchNorm."""
+        if self.adversarial_loss == "wgan-gp" and any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                                      for m in discriminator.modules()):
+            raise ValueError("a WGAN-GP critic must not use BatchNorm (it couples the samples that the per-sample "
+                             "gradient penalty treats as independent); use norm: instance, layer or none")
+
+    def discriminator_loss(self, discriminator: nn.Module, L: torch.Tensor, true_ab: torch.Tensor,  # noqa: N803
+                           fake_ab: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """D's loss on real ``true_ab`` and generated ``fake_ab`` (B, 2, H, W), both seen through ``mask``.
+
+        ``fake_ab`` is detached here: this loss trains the discriminator only.
+        """
+        real_ab, fake_ab = true_ab * mask, fake_ab.detach()
+        loss = discriminator_loss(self.adversarial_loss, discriminator(L, real_ab, mask),
+                                  discriminator(L, fake_ab, mask))
+        logs = {"d_loss": loss.detach()}
+        if self.adversarial_loss == "wgan-gp":
+            # fp32 outside autocast: the double backward of the penalty is fragile in bf16/fp16
+            with torch.autocast(device_type=L.device.type, enabled=False):
+                gp = gradient_penalty(lambda ab: discriminator(L.float(), ab, mask.float()), real_ab.float(),
+                                      fake_ab.float())
+            loss = loss + self.gp_weight * gp
+            logs["gp"] = gp.detach()
+        return loss, logs
+
+    def generator_loss(self, discriminator: nn.Module | None, L: torch.Tensor, true_ab: torch.Tensor,  # noqa: N803
+                       fake_ab: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G's loss: masked L1 and L2 to ``true_ab`` plus, when adversarial, fooling ``discriminator``."""
+        l1, l2 = masked_l1(fake_ab, true_ab, mask), masked_l2(fake_ab, true_ab, mask)
+        loss = self.l1_weight * l1 + self.l2_weight * l2
+        logs = {"g_l1": l1.detach(), "g_l2": l2.detach()}
+        if self.adversarial:
+            if discriminator is None:
+                raise ValueError(f"adversarial_weight {self.adversarial_weight} needs a discriminator")
+            g_adv = generator_loss(self.adversarial_loss, discriminator(L, fake_ab, mask))
+            loss = loss + self.adversarial_weight * g_adv
+            logs["g_adv"] = g_adv.detach()
+        return loss, logs

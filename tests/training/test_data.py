@@ -1,0 +1,146 @@
+import socket
+
+import pytest
+import torch
+from conftest import make_image_folder, make_messy_folder
+
+from colorgan.errors import ColorganError
+from colorgan.images import ImageFolderDataset, find_images
+from colorgan.training.data import ColorizationDataModule, resolve_data_dir
+
+
+def test_setup_skips_bad_files_with_a_warning_naming_each(tmp_path):
+    folder = make_messy_folder(tmp_path / "messy")
+    dm = ColorizationDataModule(str(folder), image_size=32, batch_size=4, num_workers=0, val_fraction=0.2)
+    with pytest.warns(UserWarning) as record:
+        dm.setup("fit")
+    messages = "\n".join(str(w.message) for w in record)
+    for name in ["gray.jpg", "gray16.png", "tiny.png", "fake.png"]:
+        assert name in messages, name
+    kept = {p.name for p in dm.train_files + dm.val_files}
+    assert {"cmyk.jpg", "rgba.png", "palette.png", "upper.JPEG", "rotated.jpg", "truncated.jpg"} <= kept
+    assert not kept & {"gray.jpg", "gray16.png", "tiny.png", "fake.png", "notes.txt", "skip.png"}
+    assert not set(dm.train_files) & set(dm.val_files)
+
+
+def test_a_full_epoch_over_messy_data_never_crashes(tmp_path):
+    folder = make_messy_folder(tmp_path / "messy")
+    dm = ColorizationDataModule(str(folder), image_size=32, batch_size=3, num_workers=0, val_fraction=0.2)
+    with pytest.warns(UserWarning):
+        dm.setup("fit")
+    with pytest.warns(UserWarning, match="truncated.jpg"):  # fails only when decoded: replaced, not fatal
+        batches = [dm.on_after_batch_transfer(b, 0) for b in dm.train_dataloader()]
+    assert len(batches) == len(dm.train_files) // 3  # drop_last: every full batch arrives
+    for batch in batches:
+        assert batch["rgb"].shape[1:] == (3, 32, 32) and batch["rgb"].dtype == torch.float32
+        assert batch["L"].shape[1] == 1 and batch["ab"].shape[1] == 2 and batch["mask"].shape[1] == 1
+        assert 0 <= batch["rgb"].min() and batch["rgb"].max() <= 1
+        assert -1 <= batch["L"].min() and batch["L"].max() <= 1
+        assert set(batch["mask"].unique().tolist()) <= {0.0, 1.0}
+
+
+def test_split_is_deterministic_and_validation_masks_are_fixed(image_dir):
+    def build():
+        dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=2, num_workers=0, val_fraction=0.25)
+        dm.setup("fit")
+        return dm
+
+    a, b = build(), build()
+    torch.manual_seed(123)  # the global seed does not move the split or the validation masks
+    assert a.val_files == b.val_files and len(a.val_files) == 2 and len(a.train_files) == 6
+    masks_a = torch.cat([batch["mask"] for batch in a.val_dataloader()])
+    masks_b = torch.cat([batch["mask"] for batch in b.val_dataloader()])
+    assert torch.equal(masks_a, masks_b)
+
+
+def test_training_batches_get_random_masks_and_crops(image_dir):
+    dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=4, num_workers=0,
+                                mask_probabilities={"stripes": 1.0}, cache_images=True)
+    dm.setup("fit")
+    first, second = [dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0) for _ in range(2)]
+    assert not torch.equal(first["mask"], second["mask"])
+    assert first["mask"].mean() > 0.1
+
+
+def test_device_cache_cuts_training_crops_from_the_decoded_images(image_dir):
+    dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=4, num_workers=0, cache_images="device")
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    raw = next(iter(loader))
+    assert set(raw) == {"index"} and loader.num_workers == 0  # the loader ships indices, not pixels
+    packed = dm._packed
+    dm.train_dataloader()
+    assert dm._packed is packed  # decoded once, not again for each loader Lightning asks for
+    batch = dm.on_after_batch_transfer(raw, 0)
+    assert batch["rgb"].shape == (4, 3, 32, 32) and batch["mask"].shape == (4, 1, 32, 32)
+    assert batch["L"].shape == (4, 1, 32, 32) and batch["ab"].shape == (4, 2, 32, 32)
+    # each crop (up to the random horizontal flip) is a window of its photo at the loading size
+    host = ImageFolderDataset(dm.train_files, 32, train=True)
+    for i, rgb in zip(raw["index"].tolist(), batch["rgb"], strict=True):
+        crop = (rgb * 255).round().to(torch.uint8)
+        image = host._decode(i)
+        windows = image.unfold(1, 32, 1).unfold(2, 32, 1)  # (3, nh, nw, 32, 32)
+        match = (windows == crop[:, None, None]).all(-1).all(-1).all(0)
+        flipped = (windows == crop.flip(-1)[:, None, None]).all(-1).all(-1).all(0)
+        assert bool(match.any() or flipped.any())
+    with pytest.raises(ValueError, match="cache_images"):
+        ColorizationDataModule(str(image_dir), cache_images="gpu")
+
+
+def test_on_after_batch_transfer_converts_to_lab():
+    dm = ColorizationDataModule("unused", image_size=8, batch_size=2)
+    image = torch.zeros(2, 3, 8, 8, dtype=torch.uint8)
+    image[:, 0] = 255  # pure red
+    out = dm.on_after_batch_transfer({"image": image, "mask": torch.ones(2, 1, 8, 8, dtype=torch.uint8)}, 0)
+    assert torch.allclose(out["ab"][:, :, 0, 0] * 110, torch.tensor([80.09, 67.20]).expand(2, 2), atol=0.1)
+    assert torch.equal(out["mask"], torch.ones(2, 1, 8, 8))
+
+
+def test_empty_and_missing_folders_are_clear_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ColorganError, match="no images found"):
+        ColorizationDataModule(str(tmp_path / "empty"), image_size=32).setup("fit")
+    with pytest.raises(ColorganError, match="does not exist"):
+        ColorizationDataModule(str(tmp_path / "nope"), image_size=32).setup("fit")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.jpg").write_bytes(b"garbage")
+    with pytest.raises(ColorganError, match="usable color photo"), pytest.warns(UserWarning):
+        ColorizationDataModule(str(tmp_path / "bad"), image_size=32).setup("fit")
+
+
+def test_flowers_offline_gives_one_clear_sentence(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    with pytest.raises(ColorganError) as error:
+        resolve_data_dir("flowers102", str(tmp_path), download=True)
+    message = str(error.value)
+    assert "Oxford Flowers 102 not found" in message and "unreachable" in message
+    assert str(tmp_path / "flowers-102" / "jpg") in message and "\n" not in message
+    with pytest.raises(ColorganError, match="Oxford Flowers 17 not found"):
+        resolve_data_dir("flowers17", str(tmp_path), download=False)
+
+
+def test_flowers_files_in_place_are_used_without_download(tmp_path, monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("must not touch the network"))
+    make_image_folder(tmp_path / "flowers-102" / "jpg", count=3)
+    assert resolve_data_dir("flowers102", str(tmp_path)) == tmp_path / "flowers-102"
+    dm = ColorizationDataModule(str(tmp_path), dataset="flowers102", image_size=32)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert len(dm.train_files) + len(dm.val_files) == 3
+
+
+def test_bundled_sample_photos_have_credits():
+    dm = ColorizationDataModule(dataset="samples", image_size=64)
+    dm.setup("fit")
+    photos = find_images(resolve_data_dir("samples", None))
+    assert len(photos) >= 20 and len(dm.train_files) + len(dm.val_files) == len(photos)
+    import csv
+
+    with open(photos[0].parent / "credits.csv", newline="") as f:
+        credits = {row["file"]: row for row in csv.DictReader(f)}
+    for photo in photos:
+        row = credits.get(photo.name)
+        assert row and row["author"] and row["license"] and row["source"], photo.name

@@ -1,0 +1,146 @@
+"""The training CLI end to end, in-process (and one multi-process DDP run)."""
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import warnings
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import CONFIGS, make_image_folder
+
+from colorgan.cli import main
+from colorgan.training.lightning_cli import _device_count
+
+TINY = str(CONFIGS / "tiny.yaml")
+
+
+def _metrics(run: Path) -> dict[str, list[float]]:
+    return _metrics_file(run / "metrics.csv")
+
+
+def _metrics_file(path: Path) -> dict[str, list[float]]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {key: [float(r[key]) for r in rows if r.get(key)] for key in rows[0]}
+
+
+@pytest.mark.parametrize("loss", ["lsgan", "wgan-gp", "hinge", "vanilla"])
+def test_fit_two_steps_for_each_loss(loss, image_dir, workdir):
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--model.adversarial_loss", loss]) == 0
+    run = workdir / "runs" / "tiny" / "version_0"
+    metrics = _metrics(run)
+    assert len(metrics["train/d_loss"]) == 2 and all(map(lambda v: v == v, metrics["train/d_loss"]))  # no NaN
+    assert metrics["val/leak"] == [0.0] and metrics["val/psnr"][0] > 5
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "samples" / "epoch=0000.png").is_file()
+    config = (run / "config.yaml").read_text()
+    assert f"adversarial_loss: {loss}" in config
+
+
+def test_fit_with_the_image_cache_on_the_device(image_dir, workdir, monkeypatch):
+    # as on a GPU host with many cores, where Lightning advises DataLoader workers that index batches do not need
+    monkeypatch.setattr("pytorch_lightning.trainer.connectors.data_connector.suggested_max_num_workers", lambda n: 8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--data.cache_images", "device"]) == 0
+    messages = [str(w.message) for w in caught]
+    assert any("'val_dataloader' does not have many workers" in m for m in messages)  # the advice is on ...
+    assert not any("'train_dataloader' does not have many workers" in m for m in messages)  # ... but not here
+    run = workdir / "runs" / "tiny" / "version_0"
+    metrics = _metrics(run)
+    assert len(metrics["train/d_loss"]) == 2 and metrics["val/leak"] == [0.0]
+    assert "cache_images: device" in (run / "config.yaml").read_text()
+
+
+def test_resume_continues_the_last_run_in_place(image_dir, workdir, capsys):
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir)]) == 0
+    run = workdir / "runs" / "tiny" / "version_0"
+    first = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--trainer.max_epochs", "2",
+                 "--ckpt_path", "last"]) == 0
+    assert "resuming from" in capsys.readouterr().err
+    assert not (workdir / "runs" / "tiny" / "version_1").exists()  # same folder, not a new run
+    second = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (first["epoch"], second["epoch"]) == (0, 1)
+    # the first leg's metrics are kept beside the new ones, not deleted by the logger
+    assert len(_metrics(run)["train/d_loss"]) == 2 and len(_metrics(run)["val/psnr"]) == 1
+    assert (run / "metrics.0.csv").is_file() and len(_metrics_file(run / "metrics.0.csv")["train/d_loss"]) == 2
+    assert second["global_step"] == 2 * first["global_step"]  # continued, not restarted
+    assert second["colorgan"]["ema_updates"] == 2 * first["colorgan"]["ema_updates"]
+
+
+def test_resume_without_a_run_is_a_clear_error(image_dir, workdir, capsys):
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--ckpt_path", "last"]) == 2
+    err = capsys.readouterr().err
+    assert "no last.ckpt" in err and "Traceback" not in err
+
+
+def test_print_config_and_typo_in_loss(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", TINY, "--print_config"])
+    assert "class_path: colorgan.models.unet.UNetGenerator" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", TINY, "--model.adversarial_loss", "wgan"])
+    assert exit_info.value.code != 0
+
+
+def _headline(data_dir: Path) -> list[str]:
+    """configs/flowers_masks.yaml shrunk to seconds: same data path, masks, losses and loggers."""
+    return ["fit", "--config", str(CONFIGS / "flowers_masks.yaml"), "--data.data_dir", str(data_dir),
+            "--data.image_size", "32", "--data.num_workers", "0", "--data.batch_size", "2",
+            "--model.generator.init_args.base_channels", "4", "--model.generator.init_args.depth", "3",
+            "--model.discriminator.init_args.base_channels", "4", "--model.discriminator.init_args.num_layers", "2",
+            "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+            "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
+            "--trainer.check_val_every_n_epoch", "1", "--trainer.log_every_n_steps", "1"]
+
+
+def test_headline_config_offline_fails_with_the_data_message(workdir, capsys, monkeypatch):
+    def offline(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", offline)
+    assert main(_headline(workdir / "data")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("colorgan: error: Oxford Flowers 102 not found and cannot be downloaded")
+    assert "flowers-102/jpg" in err[-1] and not any("Traceback" in line for line in err)
+
+
+def test_headline_config_trains_on_flowers_files_in_place_with_wandb_offline(workdir):
+    make_image_folder(workdir / "data" / "flowers-102" / "jpg", count=8, size=(40, 40))
+    assert main(_headline(workdir / "data")) == 0
+    run = workdir / "runs" / "flowers_masks" / "version_0"
+    assert (run / "checkpoints" / "last.ckpt").is_file() and _metrics(run)["val/leak"] == [0.0]
+    # W&B ran offline (no API key in tests): a local run folder that `wandb sync` can upload later
+    (offline_run,) = (workdir / "runs" / "wandb").glob("offline-run-*")
+    assert list(offline_run.glob("run-*.wandb"))
+    images = list(offline_run.glob("files/media/images/val/samples_*.png"))
+    assert images, "sample grid logged to W&B"
+    saved = (offline_run / "files" / "colorgan-config.yaml").read_text()  # the resolved config, saved with the run
+    assert "dataset: flowers102" in saved and "class_path: colorgan.models.unet.UNetGenerator" in saved
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_on_cpu(image_dir, workdir):
+    more = make_image_folder(image_dir, count=16, size=(40, 40), seed=3)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "colorgan.cli", "fit", "--config", TINY, "--data.data_dir", str(more),
+               "--trainer.devices", "2", "--model.adversarial_loss", "wgan-gp"]  # the DDP strategy is colorgan's pick
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "MEMBER: 2/2" in result.stderr + result.stdout
+    checkpoint = torch.load(workdir / "runs" / "tiny" / "version_0" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["global_step"] == 4  # 2 batches per process, D + G step each, in lockstep
+
+
+@pytest.mark.parametrize(("devices", "accelerator", "expected"), [
+    (1, "auto", 1), ("2", "cpu", 2), ("0,1,3", "gpu", 3), ([0, 1], "gpu", 2), ("auto", "cpu", 1), (-1, "cpu", 1),
+])
+def test_device_count_for_the_ddp_choice(devices, accelerator, expected):
+    trainer = Namespace(devices=devices, accelerator=accelerator)
+    assert _device_count(trainer) == expected

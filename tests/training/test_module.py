@@ -1,0 +1,117 @@
+import copy
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+
+from colorgan.color import rgb_to_lab_norm
+from colorgan.models import PatchDiscriminator, UNetGenerator
+from colorgan.training.data import ColorizationDataModule
+from colorgan.training.module import ColorGAN
+
+
+def _model(loss="lsgan", **kwargs):
+    return ColorGAN(UNetGenerator(base_channels=4, depth=3, max_channels=16),
+                    PatchDiscriminator(base_channels=4, num_layers=2, max_channels=16, norm="instance"),
+                    adversarial_loss=loss, **kwargs)
+
+
+def _fit(model, image_dir, steps=2):
+    dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=2, num_workers=0, val_fraction=0.25)
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=steps, limit_val_batches=1, accelerator="cpu",
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(model, dm)
+    return trainer
+
+
+def _changed(before, after):
+    return [k for k, v in before.items() if v.is_floating_point() and not torch.equal(v, after[k])]
+
+
+@pytest.mark.parametrize("loss", ["lsgan", "wgan-gp", "hinge", "vanilla"])
+def test_two_steps_update_both_networks(loss, image_dir):
+    model = _model(loss, n_critic=1)
+    g0, d0 = copy.deepcopy(model.generator.state_dict()), copy.deepcopy(model.discriminator.state_dict())
+    trainer = _fit(model, image_dir)
+    assert _changed(g0, model.generator.state_dict()) and _changed(d0, model.discriminator.state_dict())
+    metrics = trainer.callback_metrics
+    assert torch.isfinite(metrics["train/d_loss"]) and torch.isfinite(metrics["train/g_l1"])
+    assert metrics["val/leak"].item() == 0.0  # exactly no color outside the masks
+    if loss == "wgan-gp":
+        assert torch.isfinite(metrics["train/gp"])
+    # global_step counts every optimizer step: one D and one G step per batch
+    assert trainer.global_step == 4
+
+
+def test_n_critic_steps_generator_less_often(image_dir):
+    model = _model("wgan-gp", n_critic=2)
+    trainer = _fit(model, image_dir, steps=3)
+    assert trainer.global_step == 3 + 1  # three critic steps, one generator step
+
+
+def test_ema_tracks_generator_slowly(image_dir):
+    model = _model(ema_decay=0.9)
+    g0 = copy.deepcopy(model.generator.state_dict())
+    _fit(model, image_dir, steps=3)
+    g, ema = model.generator.state_dict(), model.ema_generator.state_dict()
+    key = "head.weight"
+    assert not torch.equal(ema[key], g0[key]) and not torch.equal(ema[key], g[key])
+    # the EMA lies between the start and the current weights (a convex combination of the trajectory)
+    assert (ema[key] - g[key]).norm() < (g0[key] - g[key]).norm()
+    assert all(not p.requires_grad for p in model.ema_generator.parameters())
+    stats = [k for k in g if "running_mean" in k]
+    assert stats and all(torch.equal(ema[k], g[k]) for k in stats)  # BatchNorm statistics copied, not averaged
+    assert not torch.equal(g[stats[0]], g0[stats[0]])
+
+
+def test_adversarial_weight_zero_trains_regression_only(image_dir):
+    model = _model(adversarial_weight=0.0)
+    d0 = copy.deepcopy(model.discriminator.state_dict())
+    g0 = copy.deepcopy(model.generator.state_dict())
+    trainer = _fit(model, image_dir)
+    assert not _changed(d0, model.discriminator.state_dict()) and _changed(g0, model.generator.state_dict())
+    assert "train/d_loss" not in trainer.callback_metrics and trainer.global_step == 2
+
+
+def test_wgan_gp_refuses_batchnorm_critic():
+    with pytest.raises(ValueError, match="must not use BatchNorm"):
+        ColorGAN(discriminator=PatchDiscriminator(norm="batch"), adversarial_loss="wgan-gp")
+
+
+def test_checkpoint_describes_networks_as_plain_data(image_dir, tmp_path):
+    model = _model()
+    trainer = _fit(model, image_dir, steps=1)
+    path = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(path)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code needed
+    spec = checkpoint["colorgan"]["generator"]
+    assert spec["class_path"] == "colorgan.models.unet.UNetGenerator" and spec["init_args"]["base_channels"] == 4
+    rebuilt = UNetGenerator(**spec["init_args"])
+    rebuilt.load_state_dict({k.removeprefix("ema_generator."): v for k, v in checkpoint["state_dict"].items()
+                             if k.startswith("ema_generator.")})
+    assert checkpoint["colorgan"]["ema_updates"] == 1
+
+
+def test_training_records_the_mean_color_of_the_masked_training_pixels(tmp_path):
+    folder = tmp_path / "orange"
+    folder.mkdir()
+    for i in range(6):  # one color everywhere: every masked pixel's ab is that color's
+        Image.new("RGB", (40, 40), (230, 120, 30)).save(folder / f"{i}.png")
+    model = _model()
+    assert model.train_mean_ab is None  # nothing seen yet: no mean-color baseline
+    dm = ColorizationDataModule(str(folder), image_size=32, batch_size=2, num_workers=0, val_fraction=0.25,
+                                mask_probabilities={"stripes": 1.0})
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0, accelerator="cpu", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, dm)
+    _, ab = rgb_to_lab_norm(torch.tensor([230, 120, 30], dtype=torch.float32).view(1, 3, 1, 1) / 255)
+    assert torch.allclose(model.train_mean_ab, ab.flatten(), atol=1e-5)
+    assert 0 < model._train_ab_sum[2] < 2 * 2 * 32 * 32  # counts masked pixels only (stripes cover part)
+    checkpoint = {"state_dict": {}}
+    model.on_save_checkpoint(checkpoint)
+    restored = _model()
+    restored.on_load_checkpoint(checkpoint)  # resuming keeps accumulating from the same sums
+    assert torch.equal(restored._train_ab_sum, model._train_ab_sum.cpu())
+    assert checkpoint["colorgan"]["train_mean_ab"] == pytest.approx(ab.flatten().tolist(), abs=1e-5)
