@@ -164,3 +164,59 @@ def test_onnx_export_matches_torch_at_any_size(onnx_file: Path, ckpt: Path, size
     expected = load_generator(ckpt)[0](L, mask)
     assert ab.shape == (3, 2, *size)
     torch.testing.assert_close(torch.from_numpy(ab), expected, atol=1e-4, rtol=0)
+
+
+LEGACY = Path(__file__).parent / "fixtures" / "colorgan_0_2_0"
+"""Checkpoints and an export written by colorgan 0.2.0, whose class paths name colorgan.networks / .architectures."""
+LEGACY_FILES = ["unet.ckpt", "unet.safetensors", "autoencoder.ckpt", "dcgan_autoencoder.ckpt", "vgg16.ckpt"]
+
+
+@pytest.mark.parametrize("name", LEGACY_FILES)
+def test_colorgan_0_2_0_files_load_and_predict_identically(name: str) -> None:
+    from safetensors.torch import load_file
+
+    from colorgan.inference import colorize_tensor
+
+    expected = load_file(LEGACY / "expected.safetensors")
+    generator, info = load_generator(LEGACY / name)
+    assert info["generator"]["class_path"].split(".")[1] in ("networks", "architectures")  # the old path, mapped
+    assert type(generator).__module__.startswith("colorgan.models.")
+    out = colorize_tensor(generator, expected["rgb"], expected["mask"], size=None)
+    torch.testing.assert_close(out, expected[f"out.{name}"], atol=1e-5, rtol=0)
+
+
+ROUND_TRIP = """
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from colorgan import colorize
+from colorgan.checkpoint import export_generator
+
+out, photo = Path(sys.argv[1]), Image.open(sys.argv[2])
+for ckpt in sys.argv[3:]:
+    export = export_generator(ckpt, out / (Path(ckpt).stem + ".safetensors"), "safetensors")
+    for source in (ckpt, export):
+        rgb = np.asarray(colorize(photo, mask="stripes", ckpt=source)).astype(int)
+        gray = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
+        assert rgb.shape[:2] == photo.size[::-1] and 0.3 < gray.mean() < 1.0, (source, gray.mean())
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("pytorch_lightning", "lightning")))
+"""
+
+
+def test_every_architecture_loads_exports_and_colorizes_without_lightning(ckpt: Path, tmp_path: Path) -> None:
+    """The checkpoints of each generator class (this version's U-Net and 0.2.0's four) and their safetensors exports
+    go through colorgan.checkpoint and colorize() in a process that never imports Lightning."""
+    import subprocess
+    import sys
+
+    from conftest import make_image_folder
+
+    photo = make_image_folder(tmp_path / "photo", count=1, size=(36, 44)) / "photo_00.png"
+    ckpts = [ckpt, *(LEGACY / name for name in LEGACY_FILES if name.endswith(".ckpt"))]
+    result = subprocess.run([sys.executable, "-c", ROUND_TRIP, str(tmp_path), str(photo), *map(str, ckpts)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[]"
