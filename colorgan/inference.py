@@ -18,9 +18,10 @@ from __future__ import annotations
 import glob
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -286,51 +287,68 @@ def colorize_files(inputs: Sequence[str | Path], mask: MaskSpec = None, ckpt: st
     """
     if batch_size < 1 or (size is not None and size < 1):
         raise ColorganError(f"batch size and size must be >= 1, got {batch_size} and {size}")
-    prepare_mask(mask, 8, 8, invert, feather, threshold)  # a bad mask fails here, before any work
+    mask_options = dict(invert=invert, feather=feather, threshold=threshold)
+    prepare_mask(mask, 8, 8, **mask_options)  # a bad mask fails here, before any work
     net = _generator(generator, ckpt, device)
     out_dir = Path(out_dir).expanduser()
-    jobs, failed = _expand(inputs, out_dir)
+    jobs, unusable = _expand(inputs, out_dir)
     summary, report = PredictSummary(), on_failure or (lambda source, reason: None)
-    pending: list[tuple[Path, Path, torch.Tensor, torch.Tensor]] = []  # (input, output, rgb, mask) of one size
 
     def fail(source: Path | str, reason: str) -> None:
         summary.failed.append((str(source), reason))
         report(str(source), reason)
 
-    def flush() -> None:
-        try:
-            rgb = colorize_tensor(net, torch.cat([p[2] for p in pending]), torch.cat([p[3] for p in pending]), size)
-        except (RuntimeError, ValueError) as error:  # e.g. out of memory on a huge image: skip it, keep going
-            rgb = [None] * len(pending)
-            for source, *_ in pending:
-                fail(source, f"colorization failed ({str(error).splitlines()[0]})")
-        for (source, target, *_), image in zip(pending, rgb, strict=True):
-            try:
-                if image is not None:
-                    with replace_atomically(target) as tmp:
-                        _to_image(image).save(tmp, format="PNG", compress_level=PNG_LEVEL)
-                    summary.written.append((source, target))
-            except OSError as error:
-                fail(source, f"cannot write {target} ({error})")
-        pending.clear()
-
-    for source, reason in failed:
+    for source, reason in unusable:
         fail(source, reason)
     plan = _plan(jobs, out_dir, suffix)
+    for batch in _read_batches(plan, batch_size, mask, mask_options, progress, fail):
+        _colorize_and_write(net, batch, size, summary, fail)
+    return summary
+
+
+_Item = tuple[Path, Path, torch.Tensor, torch.Tensor]
+"""(input, output, rgb (1, 3, H, W), mask (1, 1, H, W)) of one image to colorize."""
+
+
+def _read_batches(plan: list[tuple[Path, Path | None]], batch_size: int, mask: MaskSpec, mask_options: dict[str, Any],
+                  progress: bool, fail: Callable[[Path, str], None]) -> Iterator[list[_Item]]:
+    """Decode the planned inputs in order, as batches of at most ``batch_size`` images of one size.
+
+    Inputs that cannot be read, or whose output would replace an input, go to ``fail`` and are skipped.
+    """
+    batch: list[_Item] = []
     for source, target in tqdm(plan, desc="colorizing", unit="img", file=sys.stderr, dynamic_ncols=True,
                                disable=True if not progress or len(plan) < 2 else None):  # None: only on a TTY
         if target is None:
             fail(source, "its output would overwrite an input; choose another --out or --suffix")
             continue
         try:
-            picture = open_rgb(source)
+            rgb = _to_tensor(open_rgb(source))
         except READ_ERRORS as error:
             fail(source, f"cannot read image ({error})")
             continue
-        rgb = _to_tensor(picture)
-        if pending and (len(pending) == batch_size or pending[0][2].shape != rgb.shape):
-            flush()
-        pending.append((source, target, rgb, prepare_mask(mask, *rgb.shape[-2:], invert, feather, threshold)))
-    if pending:
-        flush()
-    return summary
+        if batch and (len(batch) == batch_size or batch[0][2].shape != rgb.shape):
+            yield batch
+            batch = []
+        batch.append((source, target, rgb, prepare_mask(mask, *rgb.shape[-2:], **mask_options)))
+    if batch:
+        yield batch
+
+
+def _colorize_and_write(net: nn.Module, batch: list[_Item], size: int | None, summary: PredictSummary,
+                        fail: Callable[[Path, str], None]) -> None:
+    """Colorize one batch and write each result atomically as PNG; failures are reported, the rest go on."""
+    try:
+        images = colorize_tensor(net, torch.cat([item[2] for item in batch]), torch.cat([item[3] for item in batch]),
+                                 size)
+    except (RuntimeError, ValueError) as error:  # e.g. out of memory on a huge image: skip it, keep going
+        for source, *_ in batch:
+            fail(source, f"colorization failed ({str(error).splitlines()[0]})")
+        return
+    for (source, target, *_), image in zip(batch, images, strict=True):
+        try:
+            with replace_atomically(target) as tmp:
+                _to_image(image).save(tmp, format="PNG", compress_level=PNG_LEVEL)
+            summary.written.append((source, target))
+        except OSError as error:
+            fail(source, f"cannot write {target} ({error})")
