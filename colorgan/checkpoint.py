@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from colorgan.errors import ColorganError
+from colorgan.models.layers import network_spec
 
 ExportFormat = Literal["onnx", "safetensors"]
 METADATA_KEY = "colorgan"
@@ -181,6 +182,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     spec, state, info = (_read_safetensors if fmt == "safetensors" else _read_lightning)(path)
     generator = build_network(spec, path)
     _load_weights(generator, state, path)
+    spec = network_spec(generator) or spec  # today's class path (0.2's are mapped), so exports carry the new one
     # channels_last conv weights: oneDNN runs the U-Net ~30% faster on CPU, the same values to ~1e-7.
     generator = generator.to(device=device, memory_format=torch.channels_last).eval().requires_grad_(False)
     return generator, {"path": path, "format": fmt, "generator": spec, **info}

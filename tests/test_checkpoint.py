@@ -179,8 +179,8 @@ def test_colorgan_0_2_0_files_load_and_predict_identically(name: str) -> None:
 
     expected = load_file(LEGACY / "expected.safetensors")
     generator, info = load_generator(LEGACY / name)
-    assert info["generator"]["class_path"].split(".")[1] in ("networks", "architectures")  # the old path, mapped
     assert type(generator).__module__.startswith("colorgan.models.")
+    assert info["generator"]["class_path"].startswith("colorgan.models.")  # what an export of it will record
     out = colorize_tensor(generator, expected["rgb"], expected["mask"], size=None)
     torch.testing.assert_close(out, expected[f"out.{name}"], atol=1e-5, rtol=0)
 
