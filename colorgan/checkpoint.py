@@ -29,7 +29,7 @@ from colorgan.models.layers import network_spec
 ExportFormat = Literal["onnx", "safetensors"]
 METADATA_KEY = "colorgan"
 """Key of the JSON config in safetensors metadata and in ONNX ``metadata_props``."""
-FIT_HINT = "pass --ckpt PATH or train one first with `colorgan fit --config configs/quickstart.yaml`"
+FIT_HINT = "pass --ckpt PATH or train one first with `colorgan fit --config quickstart`"
 
 __all__ = ["LEGACY_CLASS_PATHS", "build_network", "export_generator", "find_latest_checkpoint", "load_generator",
            "replace_atomically", "save_generator_onnx", "save_generator_safetensors"]

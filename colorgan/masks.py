@@ -24,6 +24,7 @@ import torch.nn.functional as F  # noqa: N812
 from PIL import Image, ImageOps
 
 from colorgan.images import READ_ERRORS, to_unit_range
+from colorgan.resources import resource_dir
 
 MaskFamily = Literal["library", "stripes", "checkerboard", "rectangles", "blobs", "brush", "full", "empty"]
 MASK_FAMILIES: tuple[str, ...] = get_args(MaskFamily)
@@ -83,11 +84,7 @@ def library_mask(name: str, height: int, width: int, device: torch.device | str 
 
 def library_dir() -> Path:
     """The folder of library PNGs: inside an installed wheel, or ``masks/`` of a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "mask_library", here.parent / "masks"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "masks"
+    return resource_dir("mask_library", "masks")
 
 
 def write_library(directory: str | Path, height: int = 256, width: int = 256,

@@ -106,7 +106,7 @@ def test_bad_files_give_one_clear_sentence(tmp_path: Path, ckpt: Path, kind: str
 
 
 def test_find_latest_checkpoint(tmp_path: Path) -> None:
-    with pytest.raises(ColorganError, match=r"--ckpt.*colorgan fit --config configs/quickstart.yaml"):
+    with pytest.raises(ColorganError, match=r"--ckpt.*colorgan fit --config quickstart"):
         find_latest_checkpoint(tmp_path / "runs")
     paths = [tmp_path / "runs" / run / "checkpoints" / "last.ckpt" for run in ("a/version_0", "b/version_0", "a/v1")]
     for age, path in zip((300, 100, 200), paths, strict=True):

@@ -117,7 +117,7 @@ def test_predict_without_any_checkpoint_explains_what_to_do(tmp_path: Path, monk
     monkeypatch.chdir(tmp_path)
     assert cli.main(["predict", "photo.png"]) == 2
     (line,) = error_lines(capsys.readouterr().err)
-    assert "--ckpt" in line and "colorgan fit --config configs/quickstart.yaml" in line
+    assert "--ckpt" in line and "colorgan fit --config quickstart" in line
 
 
 def test_predict_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> None:

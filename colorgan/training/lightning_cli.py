@@ -17,11 +17,17 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
 from colorgan.errors import ColorganError
+from colorgan.resources import resource_dir
 from colorgan.training.callbacks import LogColorizations, LoggerSaveConfigCallback, TestReport
 from colorgan.training.data import ColorizationDataModule
 from colorgan.training.module import ColorGAN
 
-__all__ = ["ColorGANCLI", "run"]
+__all__ = ["ColorGANCLI", "bundled_configs", "config_path", "configs_dir", "resolve_config_args", "run"]
+
+HEADLINE_CONFIGS = ("quickstart", "flowers_masks")
+"""Listed first where colorgan names its bundled configs."""
+_CONFIG_NAME = re.compile(r"[\w.-]+")
+_CONFIG_FILE = re.compile(r"[^\s:{}\[\],]+\.ya?ml")
 
 
 class ColorGANCLI(LightningCLI):
@@ -114,13 +120,71 @@ def _resume_last(config: Any) -> None:
     print(f"colorgan: resuming from {newest}", file=sys.stderr)
 
 
+def configs_dir() -> Path:
+    """The folder of bundled configs: ``colorgan/configs`` inside an installed wheel, or ``configs/`` of a source
+    checkout."""
+    return resource_dir("configs", "configs")
+
+
+def bundled_configs() -> list[str]:
+    """The names that ``--config NAME`` accepts: quickstart and flowers_masks first, the others alphabetically."""
+    names = sorted(path.stem for path in configs_dir().glob("*.yaml"))
+    return [name for name in HEADLINE_CONFIGS if name in names] + [n for n in names if n not in HEADLINE_CONFIGS]
+
+
+def config_path(value: str) -> str:
+    """``--config``'s value as LightningCLI should see it: a bare name (``quickstart``, ``quickstart.yaml``) that is
+    not an existing file becomes the bundled config's path; paths and inline YAML pass unchanged.
+
+    Raises:
+        ColorganError: a bare name that no bundled config has, or a ``.yaml`` path that does not exist.
+    """
+    if Path(value).expanduser().is_file():
+        return value
+    if _CONFIG_NAME.fullmatch(value):
+        name = value.removesuffix(".yaml")
+        bundled = configs_dir() / f"{name}.yaml"
+        if bundled.is_file():
+            return str(bundled)
+        raise ColorganError(f"no config named {value}; bundled configs: {', '.join(bundled_configs())}")
+    if _CONFIG_FILE.fullmatch(value):  # a path that does not exist (jsonargparse would read it as a YAML string)
+        names = bundled_configs()
+        stem = Path(value).stem
+        hint = f"--config {stem} picks the bundled one; " if stem in names else ""
+        raise ColorganError(f"config file {value} does not exist; {hint}bundled configs: {', '.join(names)}")
+    return value
+
+
+def resolve_config_args(args: Sequence[str]) -> list[str]:
+    """``args`` with each ``--config X`` / ``--config=X`` / ``-c X`` value passed through :func:`config_path`."""
+    resolved: list[str] = []
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":
+            resolved += [token, *tokens]
+        elif token in ("--config", "-c"):
+            value = next(tokens, None)
+            resolved += [token] if value is None else [token, config_path(value)]
+        elif token.startswith("--config="):
+            resolved.append("--config=" + config_path(token.removeprefix("--config=")))
+        else:
+            resolved.append(token)
+    return resolved
+
+
 def run(args: Sequence[str] | None = None) -> None:
     """Run ``colorgan fit|validate|test`` on ``args`` (default: ``sys.argv[1:]``, which also enables shell completion
-    and jsonargparse's exit-on-error behaviour)."""
+    and jsonargparse's exit-on-error behaviour). ``--config NAME`` picks a bundled config (:func:`config_path`)."""
+    given = sys.argv[1:] if args is None else list(args)
+    resolved = resolve_config_args(given)
     with warnings.catch_warnings():  # the filters the CLI adds end with the command
-        ColorGANCLI(ColorGAN, ColorizationDataModule, args=None if args is None else list(args),
+        if args is None and resolved != given:
+            # sys.argv with the bundled configs' paths in: the same command line, not a second one beside it
+            warnings.filterwarnings("ignore", message=r".*LightningCLI's args parameter is intended.*")
+        ColorGANCLI(ColorGAN, ColorizationDataModule, args=None if args is None and resolved == given else resolved,
                     auto_configure_optimizers=False,
                     save_config_callback=LoggerSaveConfigCallback, save_config_kwargs={"overwrite": True},
                     parser_kwargs={"description": "Train and evaluate mask-conditioned colorization GANs. "
+                                   f"--config takes a file or a bundled config: {' | '.join(bundled_configs())}. "
                                    "Also: colorgan predict | masks | export | evaluate (see colorgan predict "
                                    "--help)."})

@@ -14,7 +14,7 @@ import torch
 from conftest import CONFIGS, make_image_folder
 
 from colorgan.cli import main
-from colorgan.training.lightning_cli import _device_count
+from colorgan.training.lightning_cli import _device_count, configs_dir, resolve_config_args, run
 
 TINY = str(CONFIGS / "tiny.yaml")
 
@@ -144,3 +144,51 @@ def test_ddp_two_processes_on_cpu(image_dir, workdir):
 def test_device_count_for_the_ddp_choice(devices, accelerator, expected):
     trainer = Namespace(devices=devices, accelerator=accelerator)
     assert _device_count(trainer) == expected
+
+
+# --- --config NAME: the bundled configs ----------------------------------------------------------------------------
+
+
+def test_bundled_config_names_resolve_to_the_configs_folder(workdir):
+    assert configs_dir() == CONFIGS  # a source checkout; a wheel has them in colorgan/configs
+    quickstart = str(CONFIGS / "quickstart.yaml")
+    assert resolve_config_args(["fit", "--config", "quickstart"]) == ["fit", "--config", quickstart]
+    assert resolve_config_args(["fit", "-c", "quickstart.yaml"]) == ["fit", "-c", quickstart]
+    assert resolve_config_args(["fit", "--config=flowers_masks", "--trainer.max_epochs", "1"]) == [
+        "fit", f"--config={CONFIGS / 'flowers_masks.yaml'}", "--trainer.max_epochs", "1"]
+
+
+def test_config_paths_and_inline_yaml_pass_unchanged(workdir):
+    (workdir / "quickstart.yaml").write_text("trainer: {max_epochs: 3}\n")  # an existing file wins over the name
+    for args in (["fit", "--config", "quickstart.yaml"], ["fit", "--config", TINY], [f"--config={TINY}"],
+                 ["fit", "-c", "trainer: {max_epochs: 1}"], ["fit", "--data.data_dir", "quickstart"]):
+        assert resolve_config_args(args) == args
+
+
+def test_config_equals_name_runs_the_bundled_config(workdir, capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--config=quickstart", "--print_config"])
+    assert "name: quickstart" in capsys.readouterr().out
+
+
+def test_config_name_from_the_shell_without_the_args_warning(workdir, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["colorgan", "fit", "--config", "tiny", "--print_config"])
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(SystemExit):
+        warnings.simplefilter("always")
+        run()
+    assert "name: tiny" in capsys.readouterr().out
+    assert not any("args parameter" in str(w.message) for w in caught)
+
+
+def test_unknown_config_name_is_one_line_listing_the_bundled_ones(workdir, capsys):
+    assert main(["fit", "--config", "quikstart"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    names = ", ".join(["quickstart", "flowers_masks"] + sorted(
+        p.stem for p in CONFIGS.glob("*.yaml") if p.stem not in ("quickstart", "flowers_masks")))
+    assert line == f"colorgan: error: no config named quikstart; bundled configs: {names}"
+
+
+def test_missing_config_file_points_at_the_bundled_name(workdir, capsys):
+    assert main(["fit", "--config", "configs/flowers_masks.yaml"]) == 2  # the README's path, outside a clone
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "configs/flowers_masks.yaml does not exist; --config flowers_masks picks the bundled one" in line
