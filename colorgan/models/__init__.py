@@ -6,10 +6,11 @@ of any size, with ``ab`` (B, 2, H, W) exactly 0 wherever ``mask == 0``. The mask
 """
 
 from colorgan.models.autoencoders import AutoencoderGenerator, DCGANAutoencoderGenerator
+from colorgan.models.encoder_unet import UNetEncoderGenerator
 from colorgan.models.layers import RebuildableModule, network_spec
 from colorgan.models.patchgan import PatchDiscriminator
 from colorgan.models.unet import UNetGenerator
 from colorgan.models.vgg import VGG16Colorizer
 
 __all__ = ["AutoencoderGenerator", "DCGANAutoencoderGenerator", "PatchDiscriminator", "RebuildableModule",
-           "UNetGenerator", "VGG16Colorizer", "network_spec"]
+           "UNetEncoderGenerator", "UNetGenerator", "VGG16Colorizer", "network_spec"]

@@ -17,8 +17,11 @@ from torch import nn
 GeneratorNorm = Literal["batch", "instance", "group", "none"]
 DiscriminatorNorm = Literal["instance", "layer", "batch", "none"]
 
-__all__ = ["DiscriminatorNorm", "GeneratorNorm", "RebuildableModule", "apply_mask", "check_inputs", "network_spec",
-           "norm_layer", "stack_inputs", "width_ladder"]
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+__all__ = ["DiscriminatorNorm", "GeneratorNorm", "ImageNetGray", "RebuildableModule", "apply_mask", "check_inputs",
+           "network_spec", "norm_layer", "stack_inputs", "width_ladder"]
 
 
 class RebuildableModule(nn.Module):
@@ -105,6 +108,23 @@ def stack_inputs(L: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | 
     """Where the mask enters a network: L, mask [and condition] stacked as (B, 2 [+ C], H, W) input channels."""
     parts = [L, mask.to(L.dtype)] + ([condition.to(L.dtype)] if condition is not None else [])
     return torch.cat(parts, dim=1)
+
+
+class ImageNetGray(nn.Module):
+    """Normalized L (B, 1, H, W) -> the gray image an ImageNet encoder expects: (B, 3, H, W), ImageNet mean/std.
+
+    L* / 100 stands in for the gray sRGB intensity; close enough for ImageNet features. The statistics are
+    non-persistent buffers: they follow the device and dtype but are not weights.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        gray = ((L + 1) / 2).expand(-1, 3, -1, -1)
+        return (gray - self.mean.to(L.dtype)) / self.std.to(L.dtype)
 
 
 def apply_mask(ab: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ from torch import nn
 
 from colorgan.models.layers import (
     GeneratorNorm,
+    ImageNetGray,
     RebuildableModule,
     apply_mask,
     check_inputs,
@@ -24,8 +25,6 @@ from colorgan.models.weights import VGG16_WEIGHTS_URL, load_hub_weights
 
 VGG16_BLOCK_WIDTHS = (64, 128, 256, 512, 512)
 """Output channels of VGG16's five conv blocks (each block but the last is followed by a 2x2 max pool)."""
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 __all__ = ["VGG16Colorizer"]
 
@@ -87,8 +86,7 @@ class VGG16Colorizer(RebuildableModule):
                 nn.init.kaiming_normal_(first.weight, mode="fan_out", nonlinearity="relu")
                 nn.init.zeros_(first.bias)
         self.encoder[0] = first
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.to_rgb = ImageNetGray()
 
         widths = width_ladder(decoder_channels, decoder_max_channels, num_blocks - 1)  # widths[i]: decoder level i
         bias = norm == "none"
@@ -105,10 +103,7 @@ class VGG16Colorizer(RebuildableModule):
         """(B, 1, H, W) L and mask [+ (B, C, H, W) condition] -> (B, 2, H, W) ab in [-1, 1], 0 outside the mask."""
         check_inputs(L, mask, condition, self.condition_channels)
         h, w = L.shape[-2:]
-        # L* / 100 stands in for the gray sRGB intensity; close enough for ImageNet features.
-        gray = ((L + 1) / 2).expand(-1, 3, -1, -1)
-        rgb = (gray - self.mean.to(L.dtype)) / self.std.to(L.dtype)
-        x = torch.cat([rgb, stack_inputs(L, mask, condition)[:, 1:]], dim=1)  # the 3 RGB channels replace L
+        x = torch.cat([self.to_rgb(L), stack_inputs(L, mask, condition)[:, 1:]], dim=1)  # the 3 RGB channels replace L
         multiple = 2 ** (self.num_blocks - 1)
         # Unconditional (a zero pad is a no-op): no shape-dependent branch for the ONNX tracer to freeze.
         x = F.pad(x, (0, -w % multiple, 0, -h % multiple), mode="replicate")
