@@ -29,10 +29,12 @@ from colorgan.models.layers import network_spec
 ExportFormat = Literal["onnx", "safetensors"]
 METADATA_KEY = "colorgan"
 """Key of the JSON config in safetensors metadata and in ONNX ``metadata_props``."""
+DEFAULT_SIZE = 256
+"""Working size for checkpoints that do not record the size they were trained at (colorgan < 0.3)."""
 FIT_HINT = "pass --ckpt PATH or train one first with `colorgan fit --config quickstart`"
 
-__all__ = ["LEGACY_CLASS_PATHS", "build_network", "export_generator", "find_latest_checkpoint", "load_generator",
-           "replace_atomically", "save_generator_onnx", "save_generator_safetensors"]
+__all__ = ["DEFAULT_SIZE", "LEGACY_CLASS_PATHS", "build_network", "export_generator", "find_latest_checkpoint",
+           "load_generator", "replace_atomically", "save_generator_onnx", "save_generator_safetensors"]
 
 
 @contextlib.contextmanager
@@ -137,7 +139,8 @@ def _read_lightning(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]
         raise ColorganError(f"{path} holds no generator weights (no ema_generator.* or generator.* entries)")
     section = checkpoint[METADATA_KEY]
     info = {"version": section.get("version"), "weights": kind, "epoch": checkpoint.get("epoch"),
-            "global_step": checkpoint.get("global_step"), "train_mean_ab": section.get("train_mean_ab")}
+            "global_step": checkpoint.get("global_step"), "train_mean_ab": section.get("train_mean_ab"),
+            "image_size": section.get("image_size")}
     return section.get("generator"), state, info
 
 
@@ -156,7 +159,8 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
     except (KeyError, json.JSONDecodeError, TypeError):
         raise ColorganError(f"{path} is not a colorgan export (no '{METADATA_KEY}' metadata); export one with "
                             f"`colorgan export --ckpt CKPT --format safetensors OUT`") from None
-    info = {k: config.get(k) for k in ("version", "weights", "epoch", "global_step", "source", "train_mean_ab")}
+    info = {k: config.get(k) for k in ("version", "weights", "epoch", "global_step", "source", "train_mean_ab",
+                                       "image_size")}
     return config.get("generator"), state, info
 
 
@@ -170,7 +174,8 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
     Returns:
         ``(generator, info)``: the network, called as ``generator(L, mask) -> ab`` on (B, 1, H, W) inputs, and a
         dict with ``path``, ``format``, ``generator`` (the class_path/init_args spec), ``weights`` (``"ema"`` or
-        ``"generator"``), ``version``, ``epoch`` and ``global_step`` (None where unknown).
+        ``"generator"``), ``version``, ``epoch``, ``global_step``, ``train_mean_ab`` and ``image_size`` (the
+        training crop size, colorgan >= 0.3), None where unknown.
 
     Raises:
         ColorganError: a missing, unreadable, corrupt or foreign file, or an architecture that does not match.
@@ -202,7 +207,8 @@ def find_latest_checkpoint(root: str | Path = "runs") -> Path:
 
 
 def _metadata(info: dict[str, Any]) -> dict[str, str]:
-    keep = {k: info.get(k) for k in ("version", "weights", "epoch", "global_step", "generator", "train_mean_ab")}
+    keep = {k: info.get(k) for k in ("version", "weights", "epoch", "global_step", "generator", "train_mean_ab",
+                                 "image_size")}
     keep["source"] = Path(info["path"]).name if info.get("path") else info.get("source")
     return {METADATA_KEY: json.dumps(keep)}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from colorgan.checkpoint import export_generator, find_latest_checkpoint, load_generator
+from colorgan.checkpoint import DEFAULT_SIZE, export_generator, find_latest_checkpoint, load_generator
 from colorgan.errors import ColorganError
 from colorgan.inference import colorize_files, resolve_device
 from colorgan.masks import LIBRARY, write_library
@@ -49,8 +49,9 @@ def _predict_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="colorized", metavar="DIR", help="output folder (default: colorized)")
     parser.add_argument("--suffix", default="_color",
                         help="appended to each output name (default: _color; write --suffix=-x for a leading -)")
-    parser.add_argument("--size", type=int, default=256, metavar="N",
-                        help="short side the network works at (default 256); the output keeps the input size")
+    parser.add_argument("--size", type=int, metavar="N",
+                        help="short side the network works at (default: the size the checkpoint was trained at, "
+                        f"else {DEFAULT_SIZE}); the output keeps the input size")
     parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"],
                         help="default: auto (the GPU when there is one)")
     parser.add_argument("--batch-size", type=int, default=1, metavar="B",
@@ -69,13 +70,14 @@ def predict(argv: Sequence[str]) -> int:
         if args.threads < 1:
             raise ColorganError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    generator, _ = load_generator(_checkpoint(args.ckpt), resolve_device(args.device))
+    generator, info = load_generator(_checkpoint(args.ckpt), resolve_device(args.device))
 
     def report(source: str, reason: str) -> None:
         tqdm.write(f"colorgan: failed: {source}: {reason}", file=sys.stderr)  # tqdm.write keeps the bar intact
 
+    size = args.size or info.get("image_size") or DEFAULT_SIZE  # the scale the model was trained for
     summary = colorize_files(args.inputs, mask=args.mask, out_dir=args.out, suffix=args.suffix, invert=args.invert,
-                             feather=args.feather, size=args.size, batch_size=args.batch_size, generator=generator,
+                             feather=args.feather, size=size, batch_size=args.batch_size, generator=generator,
                              threshold=args.threshold, progress=not args.no_progress, on_failure=report)
     written = len(summary.written)
     if written == 1:
@@ -145,7 +147,8 @@ def evaluate(argv: Sequence[str]) -> int:
         "leak, seam, and LPIPS / FID when their weights are on disk.")
     parser.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of color photos (recursive)")
     parser.add_argument("--ckpt", help="checkpoint (.ckpt) or export (.safetensors); default: newest under runs/")
-    parser.add_argument("--size", type=int, default=256, metavar="N", help="square crop side (default 256)")
+    parser.add_argument("--size", type=int, metavar="N", help="square crop side (default: the size the checkpoint "
+                        f"was trained at, else {DEFAULT_SIZE})")
     parser.add_argument("--out", default="evaluation.json", metavar="FILE",
                         help="results file; the JSON and a CSV with the same stem are written (default "
                         "evaluation.json)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -170,3 +171,17 @@ def test_export_errors(ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert cli.main(["export", "--ckpt", str(tmp_path / "nope.ckpt"), str(tmp_path / "g.onnx")]) == 2
     assert "does not exist" in error_lines(capsys.readouterr().err)[0]
     assert not list(tmp_path.iterdir())
+
+
+def test_predict_and_evaluate_work_at_the_size_the_checkpoint_was_trained_at(ckpt: Path, project: Path,
+                                                                              tmp_path: Path) -> None:
+    assert load_generator(ckpt)[1]["image_size"] == 32  # configs/tiny.yaml's crops
+    image = str(project / "images" / "photo_00.png")
+    outputs = {}
+    for name, size in {"default": [], "32": ["--size", "32"], "64": ["--size", "64"]}.items():
+        assert cli.main(["predict", "--ckpt", str(ckpt), "--out", str(tmp_path / name), *size, image]) == 0
+        outputs[name] = (tmp_path / name / "photo_00_color.png").read_bytes()
+    assert outputs["default"] == outputs["32"] != outputs["64"]
+    assert cli.main(["evaluate", "--ckpt", str(ckpt), "--no-perceptual", "--no-progress", "--out",
+                     str(tmp_path / "scores.json"), str(project / "images")]) == 0
+    assert json.loads((tmp_path / "scores.json").read_text())["meta"]["size"] == 32

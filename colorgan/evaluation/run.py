@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from colorgan.checkpoint import load_generator
+from colorgan.checkpoint import DEFAULT_SIZE, load_generator
 from colorgan.color import AB_SCALE, rgb_to_lab_norm
 from colorgan.errors import ColorganError
 from colorgan.evaluation import perceptual as perceptual_metrics
@@ -51,7 +51,7 @@ __all__ = ["evaluate"]
 
 
 def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator: nn.Module | None = None,
-             size: int = 256, batch_size: int = 8, device: str | torch.device = "cpu", seed: int = 0,
+             size: int | None = None, batch_size: int = 8, device: str | torch.device = "cpu", seed: int = 0,
              baselines: bool = True, mean_ab: Sequence[float] | None = None, perceptual: bool = True,
              families: Sequence[str] = PROTOCOL_FAMILIES, thumbnails: int = 16, progress: bool = False,
              out: str | Path | None = None, wandb: bool | None = None) -> EvaluationResult:
@@ -61,7 +61,8 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
         image_dir: a folder of photos (recursive); grayscale images and images under ``size // 2`` are skipped.
         ckpt: a checkpoint or safetensors export; with neither it nor ``generator`` only the baselines run.
         generator: an already loaded ``generator(L, mask) -> ab`` (used instead of ``ckpt``).
-        size: side of the square center crops (the resolution the networks see).
+        size: side of the square center crops (the resolution the networks see); default: the size the
+            checkpoint was trained at, else 256.
         batch_size: (image, mask) pairs per forward pass.
         device: where the networks run.
         seed: protocol seed of the masks (0 for reported numbers).
@@ -86,11 +87,12 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
     root = Path(image_dir).expanduser()
     if not root.is_dir():
         raise ColorganError(f"image folder {root} does not exist")
-    if size < 8 or batch_size < 1:
-        raise ColorganError(f"size must be >= 8 and batch size >= 1, got {size} and {batch_size}")
     info: dict[str, Any] = {}
     if generator is None and ckpt is not None:  # a bad checkpoint fails before a big folder is scanned
         generator, info = load_generator(ckpt, device)
+    size = size or info.get("image_size") or DEFAULT_SIZE  # the scale the model was trained for
+    if size < 8 or batch_size < 1:
+        raise ColorganError(f"size must be >= 8 and batch size >= 1, got {size} and {batch_size}")
     files = screen_images(find_images(root), size // 2)
     if not files:
         raise ColorganError(f"no usable color photos in {root}")

@@ -44,6 +44,10 @@ class ColorGAN(pl.LightningModule):
         gp_weight: weight of the WGAN-GP gradient penalty (``wgan-gp`` only).
         n_critic: discriminator steps per generator step (5 is usual for WGAN-GP).
         lr_generator: Adam learning rate of the generator.
+        lr_encoder: learning rate of a pretrained encoder inside the generator (a generator with
+            ``encoder_parameters()``, e.g. :class:`~colorgan.models.encoder_unet.UNetEncoderGenerator`); None: the
+            generator's; 0: the encoder stays frozen. Pretrained features are easily washed out by the large
+            early gradients of a fresh decoder, so a smaller rate for them is usual.
         lr_discriminator: Adam learning rate of the discriminator (TTUR: often 2-4x the generator's).
         betas: Adam betas of both optimizers.
         ema_decay: decay of the generator's exponential moving average, used for validation and export (0: off).
@@ -53,7 +57,7 @@ class ColorGAN(pl.LightningModule):
                  adversarial_loss: AdversarialLoss = "lsgan", adversarial_weight: float = 1.0, l1_weight: float = 10.0,
                  l2_weight: float = 10.0, gp_weight: float = 10.0, n_critic: int = 1, lr_generator: float = 2e-4,
                  lr_discriminator: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
-                 ema_decay: float = 0.999) -> None:
+                 ema_decay: float = 0.999, lr_encoder: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["generator", "discriminator"])
         self.automatic_optimization = False
@@ -81,8 +85,20 @@ class ColorGAN(pl.LightningModule):
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         hp = self.hparams
-        return [torch.optim.Adam(self.generator.parameters(), lr=hp.lr_generator, betas=tuple(hp.betas)),
+        return [torch.optim.Adam(self._generator_groups(), lr=hp.lr_generator, betas=tuple(hp.betas)),
                 torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_discriminator, betas=tuple(hp.betas))]
+
+    def _generator_groups(self) -> list[dict[str, Any]]:
+        """The generator's parameter groups: a pretrained encoder at ``lr_encoder``, the rest at ``lr_generator``."""
+        lr_encoder = self.hparams.get("lr_encoder")
+        if lr_encoder is None or not hasattr(self.generator, "encoder_parameters"):
+            return [{"params": list(self.generator.parameters())}]
+        encoder, rest = self.generator.encoder_parameters(), self.generator.decoder_parameters()
+        if lr_encoder == 0:  # frozen: no gradients computed, no optimizer state kept
+            for parameter in encoder:
+                parameter.requires_grad_(False)
+            return [{"params": rest}]
+        return [{"params": rest}, {"params": encoder, "lr": lr_encoder}]
 
     def forward(self, L: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: N803
         """ab of (L, mask) from the EMA generator (the one that is validated and exported)."""
@@ -178,7 +194,9 @@ class ColorGAN(pl.LightningModule):
         # Plain-data description of the networks, so that `colorgan predict` can rebuild the generator from a
         # checkpoint loaded with weights_only=True, without the CLI or its config.
         mean_ab = self.train_mean_ab
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         checkpoint["colorgan"] = {"version": __version__, "generator": network_spec(self.generator),
+                                  "image_size": getattr(datamodule, "image_size", None),  # predict's default size
                                   "discriminator": network_spec(self.discriminator), "ema_updates": self._ema_updates,
                                   "train_ab_sum": self._train_ab_sum.tolist(),
                                   "train_mean_ab": None if mean_ab is None else mean_ab.tolist()}

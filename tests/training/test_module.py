@@ -115,3 +115,22 @@ def test_training_records_the_mean_color_of_the_masked_training_pixels(tmp_path)
     restored.on_load_checkpoint(checkpoint)  # resuming keeps accumulating from the same sums
     assert torch.equal(restored._train_ab_sum, model._train_ab_sum.cpu())
     assert checkpoint["colorgan"]["train_mean_ab"] == pytest.approx(ab.flatten().tolist(), abs=1e-5)
+
+
+def test_a_pretrained_encoder_gets_its_own_learning_rate_or_stays_frozen():
+    pytest.importorskip("timm")
+    from colorgan.models import UNetEncoderGenerator
+
+    def generator() -> UNetEncoderGenerator:
+        return UNetEncoderGenerator("resnet18", pretrained=False, decoder_channels=(4, 8))
+
+    model = ColorGAN(generator(), PatchDiscriminator(base_channels=4), lr_generator=1e-3, lr_encoder=1e-5)
+    groups = model.configure_optimizers()[0].param_groups
+    assert [group["lr"] for group in groups] == [1e-3, 1e-5]
+    assert sum(len(g["params"]) for g in groups) == len(list(model.generator.parameters()))
+    frozen = ColorGAN(generator(), PatchDiscriminator(base_channels=4), lr_encoder=0.0)
+    (group,) = frozen.configure_optimizers()[0].param_groups
+    assert not any(p.requires_grad for p in frozen.generator.encoder_parameters())
+    assert len(group["params"]) == len(frozen.generator.decoder_parameters())
+    plain = ColorGAN(UNetGenerator(base_channels=4, depth=2), PatchDiscriminator(base_channels=4), lr_encoder=1e-5)
+    assert len(plain.configure_optimizers()[0].param_groups) == 1  # no encoder: one rate
