@@ -210,6 +210,8 @@ GENERATOR_OVERRIDES = {
     "autoencoder.yaml": {"image_size": "32", "latent_dim": "16", "base_channels": "4"},
     "dcgan_autoencoder.yaml": {"image_size": "32", "latent_dim": "16", "base_channels": "4"},
     "faces_vgg16.yaml": {"pretrained": "false", "num_blocks": "3", "decoder_channels": "4"},
+    "quickstart.yaml": {"decoder_channels": "[4, 8]"},  # the pretrained EfficientNet-Lite0, from its offline wheel
+    "flowers_masks.yaml": {"decoder_channels": "[4, 8]"},
 }
 """Per config: generator init_args that make it tiny (and offline, for VGG16)."""
 

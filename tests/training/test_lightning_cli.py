@@ -93,7 +93,7 @@ def _headline(data_dir: Path) -> list[str]:
     """configs/flowers_masks.yaml shrunk to seconds: same data path, masks, losses and loggers."""
     return ["fit", "--config", str(CONFIGS / "flowers_masks.yaml"), "--data.data_dir", str(data_dir),
             "--data.image_size", "32", "--data.num_workers", "0", "--data.batch_size", "2",
-            "--model.generator.init_args.base_channels", "4", "--model.generator.init_args.depth", "3",
+            "--model.generator.init_args.decoder_channels", "[4, 8]",
             "--model.discriminator.init_args.base_channels", "4", "--model.discriminator.init_args.num_layers", "2",
             "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
             "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
@@ -122,7 +122,7 @@ def test_headline_config_trains_on_flowers_files_in_place_with_wandb_offline(wor
     images = list(offline_run.glob("files/media/images/val/samples_*.png"))
     assert images, "sample grid logged to W&B"
     saved = (offline_run / "files" / "colorgan-config.yaml").read_text()  # the resolved config, saved with the run
-    assert "dataset: flowers102" in saved and "class_path: colorgan.models.unet.UNetGenerator" in saved
+    assert "dataset: flowers102" in saved and "class_path: colorgan.models.encoder_unet.UNetEncoderGenerator" in saved
 
 
 @pytest.mark.slow
