@@ -30,6 +30,15 @@ def make_image_folder(root: Path, count: int = 8, size: tuple[int, int] = (40, 4
     return root
 
 
+def generator_inputs(batch: int, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random normalized L and a mask with its top half colored (but a 3x3 gray corner), (B, 1, H, W) each."""
+    L = torch.rand(batch, 1, height, width) * 2 - 1  # noqa: N806
+    mask = torch.zeros(batch, 1, height, width)
+    mask[..., : height // 2, :] = 1.0
+    mask[..., :3, :3] = 0.0
+    return L, mask
+
+
 @pytest.fixture(scope="session")
 def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project folder after ``colorgan fit --config configs/tiny.yaml`` on eight 40x48 photos, trained once per

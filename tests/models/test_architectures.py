@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
-from conftest import CONFIGS
+from conftest import CONFIGS, generator_inputs
 from torch import nn
 
 from colorgan.checkpoint import load_generator, save_generator_onnx
@@ -31,14 +31,6 @@ ARCHITECTURES: dict[str, Callable[[], nn.Module]] = {
 }
 
 
-def _inputs(batch: int, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    L = torch.rand(batch, 1, height, width) * 2 - 1  # noqa: N806
-    mask = torch.zeros(batch, 1, height, width)
-    mask[..., : height // 2, :] = 1.0  # top half colored, bottom half gray
-    mask[..., :3, :3] = 0.0
-    return L, mask
-
-
 # --- the networks ------------------------------------------------------------------------------------------------
 
 
@@ -46,7 +38,7 @@ def _inputs(batch: int, height: int, width: int) -> tuple[torch.Tensor, torch.Te
 @pytest.mark.parametrize("size", [(37, 53), (67, 29), (8, 8)])
 def test_output_has_input_size_and_is_gray_outside_mask(name: str, size: tuple[int, int]) -> None:
     net = ARCHITECTURES[name]().eval()  # as inference runs it: eval mode, one image, any size
-    L, mask = _inputs(1, *size)  # noqa: N806
+    L, mask = generator_inputs(1, *size)  # noqa: N806
     with torch.no_grad():
         ab = net(L, mask)
     assert ab.shape == (1, 2, *size)
@@ -60,7 +52,7 @@ def test_output_has_input_size_and_is_gray_outside_mask(name: str, size: tuple[i
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_every_parameter_gets_a_gradient(name: str) -> None:
     net = ARCHITECTURES[name]().train()
-    L, mask = _inputs(2, 32, 40)  # noqa: N806
+    L, mask = generator_inputs(2, 32, 40)  # noqa: N806
     net(L, mask).square().mean().backward()
     missing = [n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, f"no gradient reaches {missing}"
@@ -70,7 +62,7 @@ def test_every_parameter_gets_a_gradient(name: str) -> None:
 def test_mask_is_an_input(name: str) -> None:
     """The mask steers the prediction inside the colored region too, not only the final masking."""
     net = ARCHITECTURES[name]().eval()
-    L, mask = _inputs(1, 32, 32)  # noqa: N806
+    L, mask = generator_inputs(1, 32, 32)  # noqa: N806
     everywhere = torch.ones_like(mask)
     with torch.no_grad():
         ab_half, ab_full = net(L, mask), net(L, everywhere)
@@ -82,7 +74,7 @@ def test_mask_is_an_input(name: str) -> None:
 def test_condition_channels(name: str) -> None:
     plain = ARCHITECTURES[name]()
     net = type(plain)(**(plain.config | {"condition_channels": 3})).eval()
-    L, mask = _inputs(1, 24, 40)  # noqa: N806
+    L, mask = generator_inputs(1, 24, 40)  # noqa: N806
     with torch.no_grad():
         assert net(L, mask, torch.randn(1, 3, 24, 40)).shape == (1, 2, 24, 40)
     with pytest.raises(ValueError, match="3 condition channels"):
@@ -245,7 +237,7 @@ def test_config_trains_two_steps_and_its_checkpoint_rebuilds(config: str, workdi
     assert bool(d_optimizer) == adversarial  # at adversarial_weight 0 the critic is never stepped
 
     rgb = torch.rand(1, 3, 45, 61)
-    _, mask = _inputs(1, 45, 61)
+    _, mask = generator_inputs(1, 45, 61)
     out = colorize_tensor(generator, rgb, mask, size=40)  # working size 40 x 54: not the training size
     assert out.shape == (1, 3, 45, 61)
     gray = (mask[:, 0] == 0)
@@ -260,7 +252,7 @@ def test_exports_to_onnx_for_any_size(name: str, tmp_path: Path) -> None:
     path = save_generator_onnx(net, tmp_path / "g.onnx", {"colorgan": "{}"})
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for size in [(45, 61), (100, 37), (64, 48)]:
-        L, mask = _inputs(1, *size)  # noqa: N806
+        L, mask = generator_inputs(1, *size)  # noqa: N806
         with torch.no_grad():
             expected = net(L, mask).numpy()
         (ab,) = session.run(None, {"L": L.numpy(), "mask": mask.numpy()})

@@ -17,6 +17,8 @@ from torch import nn
 
 timm = pytest.importorskip("timm")
 
+from conftest import generator_inputs  # noqa: E402
+
 from colorgan.checkpoint import build_network, load_generator, save_generator_onnx, save_generator_safetensors  # noqa: E402
 from colorgan.errors import ColorganError  # noqa: E402
 from colorgan.models import UNetEncoderGenerator, network_spec, weights  # noqa: E402
@@ -31,14 +33,6 @@ def _tiny(**kwargs: object) -> UNetEncoderGenerator:
     return UNetEncoderGenerator(**{"pretrained": False, "decoder_channels": (8, 16), **kwargs})
 
 
-def _inputs(batch: int, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    L = torch.rand(batch, 1, height, width) * 2 - 1  # noqa: N806
-    mask = torch.zeros(batch, 1, height, width)
-    mask[..., : height // 2, :] = 1.0  # top half colored, bottom half gray
-    mask[..., :3, :3] = 0.0
-    return L, mask
-
-
 def _batchnorms(module: nn.Module) -> list[nn.Module]:
     return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
@@ -46,7 +40,7 @@ def _batchnorms(module: nn.Module) -> list[nn.Module]:
 @pytest.mark.parametrize("encoder", ["efficientnet_lite0", "resnet18", "convnext_atto"])
 def test_output_has_input_size_and_is_gray_outside_mask(encoder: str) -> None:
     net = _tiny(encoder=encoder).eval()
-    L, mask = _inputs(1, 37, 53)  # noqa: N806
+    L, mask = generator_inputs(1, 37, 53)  # noqa: N806
     with torch.no_grad():
         ab = net(L, mask)
     assert ab.shape == (1, 2, 37, 53)
@@ -68,7 +62,7 @@ def test_mask_is_an_input() -> None:
     """Every decoder level sees the mask, so it steers the colors inside the colored region too. The encoder's mask
     filters start at zero: at first the encoder computes exactly its (pretrained) features, whatever the mask."""
     net = _tiny().eval()
-    L, mask = _inputs(1, 32, 32)  # noqa: N806
+    L, mask = generator_inputs(1, 32, 32)  # noqa: N806
     with torch.no_grad():
         ab_half, ab_full = net(L, mask), net(L, torch.ones_like(mask))
     both = (mask == 1).expand_as(ab_half)
@@ -83,7 +77,7 @@ def test_mask_is_an_input() -> None:
 
 def test_condition_channels() -> None:
     net = _tiny(condition_channels=3).eval()
-    L, mask = _inputs(1, 24, 40)  # noqa: N806
+    L, mask = generator_inputs(1, 24, 40)  # noqa: N806
     with torch.no_grad():
         assert net(L, mask, torch.randn(1, 3, 24, 40)).shape == (1, 2, 24, 40)
     with pytest.raises(ValueError, match="3 condition channels"):
@@ -115,7 +109,7 @@ def test_spec_rebuilds_the_same_network_without_weights(monkeypatch: pytest.Monk
     rebuilt = build_network(spec)
     assert calls == ["efficientnet_lite0"]  # rebuilding never loads (or downloads) weights
     rebuilt.load_state_dict(net.state_dict())  # strict
-    L, mask = _inputs(1, 37, 53)  # noqa: N806
+    L, mask = generator_inputs(1, 37, 53)  # noqa: N806
     with torch.no_grad():
         assert torch.equal(net.eval()(L, mask), rebuilt.eval()(L, mask))
 
@@ -245,7 +239,7 @@ def test_broken_weights_wheel_is_one_sentence(content: object, message: str, tmp
 
 def test_exports_to_safetensors_and_onnx(tmp_path: Path) -> None:
     net = _tiny().eval()
-    L, mask = _inputs(1, 45, 61)  # noqa: N806
+    L, mask = generator_inputs(1, 45, 61)  # noqa: N806
     with torch.no_grad():
         expected = net(L, mask)
 
@@ -260,7 +254,7 @@ def test_exports_to_safetensors_and_onnx(tmp_path: Path) -> None:
     onnx_path = save_generator_onnx(net, tmp_path / "g.onnx", metadata)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     for size in [(45, 61), (70, 33)]:
-        L, mask = _inputs(1, *size)  # noqa: N806
+        L, mask = generator_inputs(1, *size)  # noqa: N806
         with torch.no_grad():
             expected = net(L, mask).numpy()
         (ab,) = session.run(None, {"L": L.numpy(), "mask": mask.numpy()})
