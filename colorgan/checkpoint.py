@@ -9,6 +9,7 @@ generator is rebuilt from the plain-data ``checkpoint["colorgan"]["generator"]``
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -37,12 +38,32 @@ __all__ = ["DEFAULT_SIZE", "LEGACY_CLASS_PATHS", "build_network", "export_genera
            "load_generator", "replace_atomically", "save_generator_onnx", "save_generator_safetensors"]
 
 
+@functools.cache
+def _umask_by_swapping() -> int:
+    # os.umask can only be read by setting it; done once, as another thread creating a file in between would get
+    # the temporary value.
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return umask
+
+
+def _umask() -> int:
+    """The process umask: read from /proc on Linux (no change to it, and current), else read once by swapping."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return _umask_by_swapping()
+
+
 @contextlib.contextmanager
 def replace_atomically(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success move it over ``path`` in one step (``os.replace``).
 
     Readers of ``path`` see the old file or the complete new one, never a half-written file; on an exception the
-    temporary file is removed and ``path`` is untouched.
+    temporary file is removed and ``path`` is untouched. The new file is synced to disk before the rename (so a
+    crash cannot leave an empty file under the old name) and gets the mode of a normally created file
+    (``0o666 & ~umask``), not mkstemp's private 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,6 +72,11 @@ def replace_atomically(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        # After the caller has written (and closed) the file, whichever way it wrote it: chmod by path, since a
+        # writer may have replaced the file mkstemp made.
+        os.chmod(tmp, 0o666 & ~_umask())
+        with open(tmp, "rb+") as file:  # writable: fsync needs a write handle on some platforms
+            os.fsync(file.fileno())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -157,8 +183,10 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
     try:
         config = json.loads(metadata[METADATA_KEY])
     except (KeyError, json.JSONDecodeError, TypeError):
+        config = None
+    if not isinstance(config, dict):  # valid JSON that is not an object ([1, 2], null) is no colorgan config either
         raise ColorganError(f"{path} is not a colorgan export (no '{METADATA_KEY}' metadata); export one with "
-                            f"`colorgan export --ckpt CKPT --format safetensors OUT`") from None
+                            f"`colorgan export --ckpt CKPT --format safetensors OUT`")
     info = {k: config.get(k) for k in ("version", "weights", "epoch", "global_step", "source", "train_mean_ab",
                                        "image_size")}
     return config.get("generator"), state, info

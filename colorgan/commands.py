@@ -65,7 +65,12 @@ def _predict_parser() -> argparse.ArgumentParser:
 
 def predict(argv: Sequence[str]) -> int:
     """``colorgan predict``: 0 when every input was written, 1 when some failed (one stderr line each)."""
-    args = _predict_parser().parse_args(argv)
+    parser = _predict_parser()
+    args = parser.parse_args(argv)
+    # --out is a folder of results: naming an existing file is a slip (a photo, a checkpoint), caught before the
+    # checkpoint loads and before anything is written.
+    if Path(args.out).expanduser().exists() and not Path(args.out).expanduser().is_dir():
+        parser.error(f"--out {args.out} is an existing file; --out names the folder the results go into")
     if args.threads is not None:
         if args.threads < 1:
             raise ColorganError(f"--threads must be >= 1, got {args.threads}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -142,6 +144,30 @@ def test_replace_atomically_leaves_nothing_behind_on_failure(tmp_path: Path) -> 
     with replace_atomically(target) as tmp:
         tmp.write_bytes(b"new")
     assert target.read_bytes() == b"new" and sorted(tmp_path.iterdir()) == [target]
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask for the test, whatever the one running the suite is; restored afterwards."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_replace_atomically_gives_the_normal_mode_and_syncs_before_the_rename(
+        tmp_path: Path, umask_022: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    fsync, replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda *args: (events.append("replace"), replace(*args))[1])
+    target = tmp_path / "out.png"
+    with replace_atomically(target) as tmp:
+        tmp.write_bytes(b"new")
+    # mkstemp creates 0600; the result must look like any file the user creates (0666 & ~umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert events == ["fsync", "replace"] and target.read_bytes() == b"new"
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,43 @@ def test_foreign_checkpoints_exit_2_with_one_line(project: Path, tmp_path: Path,
     assert str(path) in line and "checkpoint" in line
 
 
+@pytest.mark.parametrize("config", ["[1, 2]", "null", '"text"'])
+def test_safetensors_metadata_that_is_not_an_object_exits_2_with_one_line(
+        ckpt: Path, project: Path, tmp_path: Path, config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "model.safetensors"
+    state = {key: value.contiguous() for key, value in load_generator(ckpt)[0].state_dict().items()}
+    save_file(state, str(path), metadata={"colorgan": config})
+    code = cli.main(["predict", "--ckpt", str(path), "--out", str(tmp_path / "out"),
+                     str(project / "images" / "photo_00.png")])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    (line,) = error_lines(captured.err)
+    assert str(path) in line and "not a colorgan export" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_out_naming_an_existing_file_is_a_usage_error(ckpt: Path, project: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import colorgan.commands
+
+    def no_loading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the checkpoint was loaded before --out was checked")
+
+    monkeypatch.setattr(colorgan.commands, "load_generator", no_loading)
+    out = tmp_path / "result.png"
+    out.write_bytes(b"keep me")
+    before = sorted(tmp_path.iterdir())
+    code = cli.main(["predict", "--ckpt", str(ckpt), "--out", str(out), str(project / "images" / "photo_00.png")])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    (line,) = [line for line in captured.err.splitlines() if line.startswith("colorgan predict: error:")]
+    assert str(out) in line and "folder" in line
+    assert out.read_bytes() == b"keep me" and sorted(tmp_path.iterdir()) == before
+
+
 def test_predict_without_any_checkpoint_explains_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
@@ -185,3 +224,24 @@ def test_predict_and_evaluate_work_at_the_size_the_checkpoint_was_trained_at(ckp
     assert cli.main(["evaluate", "--ckpt", str(ckpt), "--no-perceptual", "--no-progress", "--out",
                      str(tmp_path / "scores.json"), str(project / "images")]) == 0
     assert json.loads((tmp_path / "scores.json").read_text())["meta"]["size"] == 32
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask for the test, whatever the one running the suite is; restored afterwards."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_outputs_get_the_users_normal_mode(ckpt: Path, project: Path, tmp_path: Path, umask_022: None) -> None:
+    image = str(project / "images" / "photo_00.png")
+    assert cli.main(["predict", "--ckpt", str(ckpt), "--out", str(tmp_path / "out"), "--no-progress", image]) == 0
+    assert cli.main(["export", "--ckpt", str(ckpt), str(tmp_path / "gen.safetensors")]) == 0
+    assert cli.main(["evaluate", "--ckpt", str(ckpt), "--no-perceptual", "--no-progress", "--out",
+                     str(tmp_path / "scores.json"), str(project / "images")]) == 0
+    outputs = [tmp_path / "out" / "photo_00_color.png", tmp_path / "gen.safetensors", tmp_path / "scores.json",
+               tmp_path / "scores.csv"]
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in outputs} == {p.name: "0o644" for p in outputs}
