@@ -1,14 +1,16 @@
+import io
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
 import torch
-from conftest import make_messy_folder
+from conftest import make_image_folder, make_messy_folder
 from PIL import Image
 
 from colorgan.errors import ColorganError
-from colorgan.images import PackedImages, open_rgb
+from colorgan.images import ImageFolderDataset, PackedImages, open_rgb, screen_images
 
 
 def test_open_rgb_converts_every_mode(tmp_path):
@@ -65,3 +67,35 @@ def test_packed_images_to_their_own_device_is_free_and_empty_is_an_error():
     assert packed.to("cpu") is packed  # already there: no copy
     with pytest.raises(ColorganError):
         PackedImages([])
+
+
+def test_screening_skips_a_decompression_bomb_with_a_warning_naming_it(tmp_path, monkeypatch):
+    """Pillow refuses images over twice MAX_IMAGE_PIXELS at open; a small limit makes a 40x48 PNG such a bomb."""
+    folder = make_image_folder(tmp_path / "images", count=2)
+    bomb = folder / "photo_00.png"
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 40 * 48 = 1920 pixels > 2 * 100
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert screen_images([bomb], 8) == []
+    assert [str(w.message) for w in caught if str(bomb) in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_skip_bad_indexes_only_the_files_that_decode(tmp_path):
+    folder = make_image_folder(tmp_path / "images", count=3)
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(buffer, "JPEG")  # noisy: long scan data, so half of it is a truncated image
+    broken = folder / "photo_01b.jpg"
+    broken.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    files = sorted(folder.iterdir())
+    good = [f for f in files if f != broken]
+    for cache in (False, True):
+        with pytest.warns(UserWarning, match=f"skipping {broken}"):
+            dataset = ImageFolderDataset(files, 16, train=False, cache=cache, skip_bad=True)
+        assert dataset.files == good and len(dataset) == 3
+        expected = ImageFolderDataset(good, 16, train=False)
+        for i in range(3):  # each good image exactly once, in order: none stands in for the broken one
+            assert torch.equal(dataset[i]["image"], expected[i]["image"]), (cache, i)
+    broken_only = [broken]
+    with pytest.warns(UserWarning, match="cannot decode"), pytest.raises(ColorganError, match="could be decoded"):
+        ImageFolderDataset(broken_only, 16, train=False, skip_bad=True)

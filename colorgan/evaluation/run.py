@@ -2,7 +2,8 @@
 
 :func:`evaluate`, behind ``colorgan evaluate --ckpt C [--size 256] [--out results.json] IMAGE_DIR``:
 
-1. The photos are screened and cropped like validation images (short side resized to ``size``, center crop).
+1. The photos are screened and cropped like validation images (short side resized to ``size``, center crop);
+   files that do not decode (truncated, corrupt) are skipped with a warning, so each photo is scored once.
 2. Each photo is scored under one fixed mask of every family (:mod:`.protocol`), so there is a row per
    family and one over ``all`` pairs.
 3. Three methods see the same (image, mask) pairs: the checkpoint's EMA generator (``model``), ``gray`` (ab = 0:
@@ -58,7 +59,8 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
     """Score a checkpoint (or ``generator``) and the baselines on the photos in ``image_dir``, per mask family.
 
     Args:
-        image_dir: a folder of photos (recursive); grayscale images and images under ``size // 2`` are skipped.
+        image_dir: a folder of photos (recursive); grayscale images, images under ``size // 2`` and files that do
+            not decode are skipped, each with a warning.
         ckpt: a checkpoint or safetensors export; with neither it nor ``generator`` only the baselines run.
         generator: an already loaded ``generator(L, mask) -> ab`` (used instead of ``ckpt``).
         size: side of the square center crops (the resolution the networks see); default: the size the
@@ -96,7 +98,11 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
     files = screen_images(find_images(root), size // 2)
     if not files:
         raise ColorganError(f"no usable color photos in {root}")
-    images = ImageFolderDataset(files, size, train=False, cache=len(files) * 3 * size * size <= CACHE_BYTES)
+    # screening reads headers only: a truncated file passes it and fails to decode. skip_bad drops such files
+    # (warning for each) instead of letting the next photo fill their slot, so each good photo counts once.
+    images = ImageFolderDataset(files, size, train=False, cache=len(files) * 3 * size * size <= CACHE_BYTES,
+                                skip_bad=True)
+    files = images.files
     methods, mean, mean_source = _methods(generator, device, images, baselines, mean_ab, info)
     pairs = ProtocolDataset(images, [f.name for f in files], families, seed)
     lpips_net, fids, unavailable = _perceptual(perceptual, device, list(methods))

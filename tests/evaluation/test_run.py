@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import shutil
@@ -215,3 +216,46 @@ def test_evaluate_errors_are_one_line(tmp_path, capsys):
     assert cli.main(["evaluate", "--baselines-only", str(tmp_path / "missing")]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("colorgan: error:")]
     assert len(errors) == 2 and "does not exist" in errors[0] and "missing does not exist" in errors[1]
+
+
+def _truncated_jpeg(path: Path) -> Path:
+    """A JPEG cut in half: its header is intact (screening passes it), its pixels do not decode."""
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(buffer, "JPEG")  # noisy: long scan data, so half of it is a truncated image
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    return path
+
+
+def test_evaluate_skips_a_decompression_bomb_and_scores_the_rest(tmp_path, offline, monkeypatch, capsys):
+    folder = make_image_folder(tmp_path / "images", count=3, size=(40, 48))  # 1920 pixels each
+    bomb = folder / "huge.png"
+    Image.new("RGB", (96, 80), (200, 100, 50)).save(bomb)  # 7680 pixels: over twice the limit below
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # stands in for a 14000x14000 photo at Pillow's limit
+    out = tmp_path / "results.json"
+    with pytest.warns(UserWarning, match=f"skipping {bomb}: .*decompression bomb"):
+        code = cli.main(["evaluate", "--baselines-only", "--no-perceptual", "--no-progress", "--size", "32",
+                         "--out", str(out), str(folder)])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert data["meta"]["images"] == 3 and data["meta"]["pairs"] == 3 * len(PROTOCOL_FAMILIES)
+    assert all(row["images"] == 3 for row in data["rows"] if row["family"] != "all")
+
+
+def test_evaluate_counts_each_good_image_once_beside_a_truncated_file(tmp_path, offline):
+    families = ["full", "stripes", "blobs"]
+    good = make_image_folder(tmp_path / "good", count=3, size=(40, 48))
+    messy = make_image_folder(tmp_path / "messy", count=3, size=(40, 48))  # the same three photos
+    broken = _truncated_jpeg(messy / "photo_00b.jpg")  # sorts between the good ones
+    expected = evaluate(good, size=32, families=families, thumbnails=0, perceptual=False)
+    with pytest.warns(UserWarning, match=f"skipping {broken}"):
+        result = evaluate(messy, size=32, families=families, thumbnails=0, perceptual=False)
+    assert result.meta["images"] == 3 and result.meta["pairs"] == 3 * len(families)
+    assert result.meta["mean_ab"] == pytest.approx(expected.meta["mean_ab"])  # fit on the good photos only
+    for method in ("gray", "mean_color"):
+        assert result.row(method)["images"] == 3 * len(families)
+        for family in families:
+            row = result.row(method, family)
+            assert row["images"] == 3, (method, family)
+            for score in ("psnr", "ssim", "colorfulness"):
+                assert row[score] == pytest.approx(expected.row(method, family)[score]), (method, family, score)
