@@ -132,6 +132,13 @@ def _load_weights(generator: nn.Module, state: dict[str, torch.Tensor], path: Pa
     except RuntimeError as error:
         first = str(error).strip().splitlines()[0]
         raise ColorganError(f"{path}: the weights do not fit the stored generator architecture ({first})") from None
+    # A diverged run's weights load without complaint and colorize every photo black (NaN -> 0 when saved as 8
+    # bits), so they are refused here, where predict, evaluate and export all pass. One host sync, at load time.
+    floats = {key: value for key, value in state.items() if value.is_floating_point() and value.numel()}
+    if floats and not bool(torch.stack([torch.isfinite(v).all() for v in floats.values()]).all()):
+        first = next(key for key, value in floats.items() if not bool(torch.isfinite(value).all()))
+        raise ColorganError(f"{path} holds non-finite weights (NaN or inf in {first}): the run that wrote it "
+                            f"diverged; use an earlier checkpoint")
 
 
 def _read_lightning(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:

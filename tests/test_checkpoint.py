@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from colorgan import cli
 from colorgan.checkpoint import (
     export_generator,
     find_latest_checkpoint,
@@ -75,6 +76,29 @@ def test_architecture_mismatch_is_one_sentence(tmp_path: Path, raw: dict) -> Non
     with pytest.raises(ColorganError, match="do not fit the stored generator architecture") as error:
         load_generator(tmp_path / "wrong.ckpt")
     assert "\n" not in str(error.value)
+
+
+def test_non_finite_weights_are_refused_in_one_line(tmp_path: Path, ckpt: Path, tiny_project: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # what a diverged run used to leave behind: predict then wrote all-black images and exited 0
+    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True)
+    key = next(k for k, v in checkpoint["state_dict"].items()
+               if k.startswith("ema_generator.") and v.is_floating_point())
+    checkpoint["state_dict"][key] = checkpoint["state_dict"][key].clone()
+    checkpoint["state_dict"][key].view(-1)[0] = float("nan")
+    path = tmp_path / "diverged.ckpt"
+    torch.save(checkpoint, path)
+    expected = (f"{path} holds non-finite weights (NaN or inf in {key[len('ema_generator.'):]}): the run that "
+                f"wrote it diverged; use an earlier checkpoint")
+    with pytest.raises(ColorganError) as error:
+        load_generator(path)
+    assert str(error.value) == expected
+    capsys.readouterr()
+    code = cli.main(["predict", "--ckpt", str(path), "--out", str(tmp_path / "out"),
+                     str(tiny_project / "images" / "photo_00.png")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.err.strip() == f"colorgan: error: {expected}"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def _foreign(tmp_path: Path, kind: str, ckpt: Path) -> Path:

@@ -11,6 +11,7 @@ from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from colorgan.errors import ColorganError
 from colorgan.evaluation.baselines import gray_baseline, mean_color_baseline
 from colorgan.evaluation.metrics import ColorizationMetrics
 from colorgan.evaluation.scores import colorfulness, mask_leak, scored_rgb
@@ -115,6 +116,7 @@ class ColorGAN(pl.LightningModule):
         if self.objective.adversarial:
             with self.toggled_optimizer(d_opt):
                 d_loss, logs = self.objective.discriminator_loss(self.discriminator, L, ab, fake_ab, mask)
+                self._check_finite(d_loss, "discriminator")
                 d_opt.zero_grad(set_to_none=True)
                 self.manual_backward(d_loss)
                 d_opt.step()
@@ -123,11 +125,31 @@ class ColorGAN(pl.LightningModule):
         if (batch_idx + 1) % self.hparams.n_critic == 0:
             with self.toggled_optimizer(g_opt):
                 g_loss, logs = self.objective.generator_loss(self.discriminator, L, ab, fake_ab, mask)
+                self._check_finite(g_loss, "generator")
                 g_opt.zero_grad(set_to_none=True)
                 self.manual_backward(g_loss)
                 g_opt.step()
             self._update_ema()
             self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
+
+    def _check_finite(self, loss: torch.Tensor, network: str) -> None:
+        """Stop training at a non-finite loss, before its backward and optimizer step.
+
+        A NaN loss makes NaN gradients, which Adam writes into every weight and the EMA: the run then goes on
+        "training" silently and its checkpoints colorize everything black. Stopping before the step keeps the
+        weights finite, so no checkpoint written now or later can hold NaNs, and the last finite one is kept.
+        The check reads the loss on the host: free on CPU, one sync per loss on a GPU, which is the price of
+        never stepping on a NaN (a deferred device-side flag would let the weights go NaN before it is read).
+        """
+        if bool(torch.isfinite(loss.detach())):
+            return
+        value = loss.detach().float().item()
+        hp = self.hparams
+        raise ColorganError(
+            f"training diverged: the {network} loss is {value} at step {self.global_step} (epoch "
+            f"{self.current_epoch}); the last finite checkpoint is kept. Lower the learning rates (now "
+            f"--model.lr_generator {hp.lr_generator} and --model.lr_discriminator {hp.lr_discriminator}) and fit "
+            f"again")
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -191,6 +213,17 @@ class ColorGAN(pl.LightningModule):
     # --- checkpoints ---------------------------------------------------------------------------------------------
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Belt and braces for training_step's loss check (gradients can be non-finite where the loss is not): a
+        # checkpoint with non-finite generator weights must never replace a finite one. Raised before Lightning
+        # writes the file, so last.ckpt keeps its previous, finite content. One host sync per checkpoint.
+        for name in ("generator", "ema_generator"):
+            tensors = {k: v for k, v in getattr(self, name).state_dict().items() if v.is_floating_point()}
+            if tensors and not bool(torch.stack([torch.isfinite(v).all() for v in tensors.values()]).all()):
+                first = next(k for k, v in tensors.items() if not bool(torch.isfinite(v).all()))
+                raise ColorganError(
+                    f"training diverged: the {name.replace('_', ' ')} weights hold NaN or inf (in {first}) at step "
+                    f"{self.global_step} (epoch {self.current_epoch}); not writing a checkpoint, the last finite "
+                    f"one is kept. Lower the learning rates and fit again")
         # Plain-data description of the networks, so that `colorgan predict` can rebuild the generator from a
         # checkpoint loaded with weights_only=True, without the CLI or its config.
         mean_ab = self.train_mean_ab

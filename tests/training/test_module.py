@@ -1,4 +1,5 @@
 import copy
+import re
 
 import pytest
 import pytorch_lightning as pl
@@ -134,3 +135,54 @@ def test_a_pretrained_encoder_gets_its_own_learning_rate_or_stays_frozen():
     assert len(group["params"]) == len(frozen.generator.decoder_parameters())
     plain = ColorGAN(UNetGenerator(base_channels=4, depth=2), PatchDiscriminator(base_channels=4), lr_encoder=1e-5)
     assert len(plain.configure_optimizers()[0].param_groups) == 1  # no encoder: one rate
+
+
+def test_divergence_stops_the_run_in_one_line_and_keeps_checkpoints_finite(image_dir, workdir, capsys):
+    from conftest import CONFIGS
+
+    from colorgan.cli import main
+
+    code = main(["fit", "--config", str(CONFIGS / "tiny.yaml"), "--data.data_dir", str(image_dir),
+                 "--trainer.max_epochs", "2", "--model.lr_generator", "1e20", "--model.lr_discriminator", "1e20"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("colorgan: error: training diverged: the "), last
+    assert re.search(r"(discriminator|generator) loss is (nan|inf|-inf) at step \d+ \(epoch \d+\)", last), last
+    assert "Traceback" not in err
+    for path in (workdir / "runs").rglob("*.ckpt"):
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()), path
+
+
+def test_a_checkpoint_with_non_finite_weights_is_never_written():
+    from colorgan.errors import ColorganError
+
+    model = _model()
+    with torch.no_grad():
+        next(model.ema_generator.parameters()).view(-1)[0] = float("inf")
+    with pytest.raises(ColorganError, match=r"ema generator weights hold NaN or inf \(in .*not writing a checkpoint"):
+        model.on_save_checkpoint({})
+
+
+def test_divergence_keeps_the_last_finite_checkpoint(image_dir, tmp_path):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from colorgan.errors import ColorganError
+
+    class Explode(pl.Callback):  # a sane first epoch (and checkpoint), then learning rates that diverge at once
+        def on_train_epoch_start(self, trainer, pl_module):
+            if trainer.current_epoch == 1:
+                for optimizer in trainer.optimizers:
+                    for group in optimizer.param_groups:
+                        group["lr"] = 1e20
+
+    dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=2, num_workers=0, val_fraction=0.25)
+    trainer = pl.Trainer(max_epochs=3, limit_train_batches=2, limit_val_batches=1, accelerator="cpu", logger=False,
+                         callbacks=[Explode(), ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    with pytest.raises(ColorganError, match=r"training diverged: the (discriminator|generator) loss is .* \(epoch 1\)"):
+        trainer.fit(_model(), dm)
+    checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["epoch"] == 0
+    assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values() if v.is_floating_point())
