@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
 from colorgan.errors import ColorganError
 from colorgan.resources import resource_dir
 from colorgan.training.callbacks import LogColorizations, LoggerSaveConfigCallback, TestReport
+from colorgan.training.checkpointing import LastCheckpoint
 from colorgan.training.data import ColorizationDataModule
 from colorgan.training.module import ColorGAN
 
@@ -31,7 +31,8 @@ _CONFIG_FILE = re.compile(r"[^\s:{}\[\],]+\.ya?ml")
 
 
 class ColorGANCLI(LightningCLI):
-    """LightningCLI with colorgan's defaults: sample grids and checkpoints always on, bf16 on capable GPUs, DDP
+    """LightningCLI with colorgan's defaults: sample grids and checkpoints always on (``last.ckpt`` always at the
+    newest step, :class:`~colorgan.training.checkpointing.LastCheckpoint`), bf16 on capable GPUs, DDP
     that tolerates the two optimizers on several devices, ``--ckpt_path last`` continuing the newest run of the
     config in its own folder."""
 
@@ -42,7 +43,7 @@ class ColorGANCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_lightning_class_args(LogColorizations, "samples")
         parser.add_lightning_class_args(TestReport, "test_report")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(LastCheckpoint, "checkpoint")  # last.ckpt: always the newest
         parser.set_defaults({"checkpoint.save_last": True})
 
     def before_instantiate_classes(self) -> None:

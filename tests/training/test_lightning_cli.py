@@ -2,6 +2,7 @@
 
 import csv
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from conftest import CONFIGS, make_image_folder
 
 from colorgan.cli import main
 from colorgan.training.lightning_cli import _device_count, configs_dir, resolve_config_args, run
+from colorgan.training.module import ColorGAN
 
 TINY = str(CONFIGS / "tiny.yaml")
 
@@ -192,3 +194,62 @@ def test_missing_config_file_points_at_the_bundled_name(workdir, capsys):
     assert main(["fit", "--config", "configs/flowers_masks.yaml"]) == 2  # the README's path, outside a clone
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "configs/flowers_masks.yaml does not exist; --config flowers_masks picks the bundled one" in line
+
+
+def _last(run: Path) -> dict:
+    return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+def test_fit_saves_last_at_the_final_step_between_periodic_checkpoints(image_dir, workdir):
+    # checkpoints every 2 epochs, 3 epochs: Lightning alone leaves last.ckpt at epoch 1
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--trainer.max_epochs", "3",
+                 "--trainer.check_val_every_n_epoch", "2", "--checkpoint.every_n_epochs", "2"]) == 0
+    run = workdir / "runs" / "tiny" / "version_0"
+    last = _last(run)
+    assert (last["epoch"], last["global_step"]) == (2, 3 * 2 * 2)  # 2 batches of 2 optimizer steps each epoch
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch=1-step=8.ckpt", "last.ckpt"]
+    # the final checkpoint resumes as finished: one more epoch trains one epoch
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--trainer.max_epochs", "4",
+                 "--ckpt_path", "last"]) == 0
+    assert (_last(run)["epoch"], _last(run)["global_step"]) == (3, 4 * 2 * 2)
+
+
+def test_resume_with_other_checkpoint_flags_overwrites_last(image_dir, workdir):
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--trainer.max_epochs", "2",
+                 "--checkpoint.every_n_epochs", "5"]) == 0
+    run = workdir / "runs" / "tiny" / "version_0"
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--trainer.max_epochs", "3",
+                 "--ckpt_path", "last"]) == 0
+    assert not list((run / "checkpoints").glob("last-v*.ckpt"))
+    assert (_last(run)["epoch"], _last(run)["global_step"]) == (2, 3 * 2 * 2)
+
+
+def test_ctrl_c_saves_last_at_the_interrupted_step(image_dir, workdir, monkeypatch):
+    def interrupt(module, batch, batch_idx):
+        if module.global_step == 6:  # between batches: the second batch of the second epoch
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ColorGAN, "on_train_batch_start", interrupt, raising=False)
+    with pytest.raises(SystemExit) as exit_info:  # Lightning's graceful shutdown ends with exit status 1
+        main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--trainer.max_epochs", "3",
+              "--checkpoint.every_n_epochs", "5"])
+    assert exit_info.value.code == 1
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning ignores Ctrl-C from then on
+    checkpoints = workdir / "runs" / "tiny" / "version_0" / "checkpoints"
+    last = torch.load(checkpoints / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (1, 6)
+    assert [p.name for p in checkpoints.iterdir()] == ["last.ckpt"]  # no partial file left behind
+
+
+def test_ctrl_c_between_the_two_optimizer_steps_keeps_the_previous_last(image_dir, workdir, monkeypatch):
+    def interrupt(module, optimizer):
+        if module.global_step == 9:  # the discriminator stepped, the generator not yet: no consistent state
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ColorGAN, "on_before_optimizer_step", interrupt, raising=False)
+    with pytest.raises(SystemExit), pytest.warns(UserWarning, match="inside a training step"):
+        main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--trainer.max_epochs", "3",
+              "--checkpoint.every_n_epochs", "2", "--trainer.check_val_every_n_epoch", "2"])
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    checkpoints = workdir / "runs" / "tiny" / "version_0" / "checkpoints"
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 8
