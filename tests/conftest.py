@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,30 @@ def generator_inputs(batch: int, height: int, width: int) -> tuple[torch.Tensor,
     mask[..., : height // 2, :] = 1.0
     mask[..., :3, :3] = 0.0
     return L, mask
+
+
+def assert_onnx_matches(path: Path, net: torch.nn.Module, sizes: list[tuple[int, int]]) -> None:
+    """The ONNX export at ``path`` gives ``net``'s ab (to 1e-4) at every (H, W) of ``sizes``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for size in sizes:
+        L, mask = generator_inputs(1, *size)  # noqa: N806
+        with torch.no_grad():
+            expected = net(L, mask).numpy()
+        (ab,) = session.run(None, {"L": L.numpy(), "mask": mask.numpy()})
+        assert ab.shape == expected.shape
+        assert abs(ab - expected).max() < 1e-4
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask for the test, whatever the one running the suite is; restored afterwards."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -168,16 +167,6 @@ def test_replace_atomically_leaves_nothing_behind_on_failure(tmp_path: Path) -> 
     with replace_atomically(target) as tmp:
         tmp.write_bytes(b"new")
     assert target.read_bytes() == b"new" and sorted(tmp_path.iterdir()) == [target]
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The usual umask for the test, whatever the one running the suite is; restored afterwards."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def test_replace_atomically_gives_the_normal_mode_and_syncs_before_the_rename(

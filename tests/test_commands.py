@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -224,16 +223,6 @@ def test_predict_and_evaluate_work_at_the_size_the_checkpoint_was_trained_at(ckp
     assert cli.main(["evaluate", "--ckpt", str(ckpt), "--no-perceptual", "--no-progress", "--out",
                      str(tmp_path / "scores.json"), str(project / "images")]) == 0
     assert json.loads((tmp_path / "scores.json").read_text())["meta"]["size"] == 32
-
-
-@pytest.fixture
-def umask_022() -> Iterator[None]:
-    """The usual umask for the test, whatever the one running the suite is; restored afterwards."""
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def test_outputs_get_the_users_normal_mode(ckpt: Path, project: Path, tmp_path: Path, umask_022: None) -> None:
