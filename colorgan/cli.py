@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from colorgan import _wandb
-from colorgan.errors import ColorganError
+from colorgan.errors import ColorganError, printable
 
 __all__ = ["main"]
 
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cause = _colorgan_error(error)
         if cause is None:
             raise
-        print(f"colorgan: error: {cause}", file=sys.stderr)
+        print(printable(f"colorgan: error: {cause}"), file=sys.stderr)
         return 2
     finally:
         _wandb.finish_run()

@@ -3,7 +3,8 @@
 Each command parses its arguments and calls the library (:mod:`colorgan.inference`, :mod:`colorgan.masks`,
 :mod:`colorgan.checkpoint`, :mod:`colorgan.evaluation.run`); no image or model logic lives here. :data:`COMMANDS`
 is the one registry, which :func:`colorgan.cli.main` dispatches on. A :class:`ColorganError` raised here is printed
-by ``cli.main`` as one line with exit code 2; partial failures of ``predict`` return 1.
+by ``cli.main`` as one line with exit code 2; partial failures of ``predict`` return 1. Every line that names a
+file goes through :func:`colorgan.errors.printable`, so names that are not valid UTF-8 print on any stream.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from colorgan.checkpoint import DEFAULT_SIZE, export_generator, find_latest_checkpoint, load_generator
-from colorgan.errors import ColorganError
+from colorgan.errors import ColorganError, printable
 from colorgan.inference import colorize_files, resolve_device
 from colorgan.masks import LIBRARY, write_library
 
@@ -29,7 +30,7 @@ def _checkpoint(ckpt: str | None) -> str | Path:
     if ckpt is not None:
         return ckpt
     newest = find_latest_checkpoint()
-    print(f"colorgan: using the newest checkpoint {newest} (pass --ckpt to choose)", file=sys.stderr)
+    print(printable(f"colorgan: using the newest checkpoint {newest} (pass --ckpt to choose)"), file=sys.stderr)
     return newest
 
 
@@ -70,7 +71,7 @@ def predict(argv: Sequence[str]) -> int:
     # --out is a folder of results: naming an existing file is a slip (a photo, a checkpoint), caught before the
     # checkpoint loads and before anything is written.
     if Path(args.out).expanduser().exists() and not Path(args.out).expanduser().is_dir():
-        parser.error(f"--out {args.out} is an existing file; --out names the folder the results go into")
+        parser.error(printable(f"--out {args.out} is an existing file; --out names the folder the results go into"))
     if args.threads is not None:
         if args.threads < 1:
             raise ColorganError(f"--threads must be >= 1, got {args.threads}")
@@ -78,7 +79,7 @@ def predict(argv: Sequence[str]) -> int:
     generator, info = load_generator(_checkpoint(args.ckpt), resolve_device(args.device))
 
     def report(source: str, reason: str) -> None:
-        tqdm.write(f"colorgan: failed: {source}: {reason}", file=sys.stderr)  # tqdm.write keeps the bar intact
+        tqdm.write(printable(f"colorgan: failed: {source}: {reason}"), file=sys.stderr)  # keeps the bar intact
 
     size = args.size or info.get("image_size") or DEFAULT_SIZE  # the scale the model was trained for
     summary = colorize_files(args.inputs, mask=args.mask, out_dir=args.out, suffix=args.suffix, invert=args.invert,
@@ -86,9 +87,9 @@ def predict(argv: Sequence[str]) -> int:
                              threshold=args.threshold, progress=not args.no_progress, on_failure=report)
     written = len(summary.written)
     if written == 1:
-        print(f"colorgan: wrote {summary.written[0][1]}")
+        print(printable(f"colorgan: wrote {summary.written[0][1]}"))
     else:
-        print(f"colorgan: wrote {written} image{'s' * (written != 1)} to {args.out}")
+        print(printable(f"colorgan: wrote {written} image{'s' * (written != 1)} to {args.out}"))
     if summary.failed:
         print(f"colorgan: {len(summary.failed)} input{'s' * (len(summary.failed) != 1)} failed (listed above)",
               file=sys.stderr)
@@ -119,7 +120,7 @@ def masks(argv: Sequence[str]) -> int:
     if unknown:
         raise ColorganError(f"no library mask named {', '.join(unknown)}; choose from: {', '.join(LIBRARY)}")
     for path in write_library(args.write, height, width, names or None):
-        print(path)
+        print(printable(path))
     return 0
 
 
@@ -136,7 +137,7 @@ def export(argv: Sequence[str]) -> int:
     fmt = args.format or {".onnx": "onnx", ".safetensors": "safetensors"}.get(Path(args.out).suffix.lower())
     if fmt is None:
         parser.error("pass --format onnx|safetensors, or name OUT *.onnx or *.safetensors")
-    print(f"colorgan: wrote {export_generator(args.ckpt, args.out, fmt)}")
+    print(printable(f"colorgan: wrote {export_generator(args.ckpt, args.out, fmt)}"))
     return 0
 
 
@@ -175,10 +176,10 @@ def evaluate(argv: Sequence[str]) -> int:
                              thumbnails=args.thumbnails, progress=not args.no_progress, out=args.out,
                              wandb=True if args.wandb else None)
     for reason in result.meta["unavailable"].values():
-        print(f"colorgan: {reason}", file=sys.stderr)
+        print(printable(f"colorgan: {reason}"), file=sys.stderr)
     print(report.format_table(result))
     json_path, csv_path = report.output_paths(args.out)
-    print(f"colorgan: wrote {json_path} and {csv_path}")
+    print(printable(f"colorgan: wrote {json_path} and {csv_path}"))
     return 0
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -234,3 +236,23 @@ def test_outputs_get_the_users_normal_mode(ckpt: Path, project: Path, tmp_path: 
     outputs = [tmp_path / "out" / "photo_00_color.png", tmp_path / "gen.safetensors", tmp_path / "scores.json",
                tmp_path / "scores.csv"]
     assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in outputs} == {p.name: "0o644" for p in outputs}
+
+
+def test_predict_file_names_that_are_not_utf8_under_a_strict_utf8_stdout(ckpt: Path, tmp_path: Path) -> None:
+    folder = tmp_path / os.fsdecode(b"photos-\xe9t\xe9")  # names from a Latin-1 system
+    make_image_folder(folder, count=1, size=(24, 32))
+    with Image.open(folder / "photo_00.png") as photo:
+        photo.save(folder / os.fsdecode(b"caf\xe9.jpg"))
+    (folder / os.fsdecode(b"cass\xe9.jpg")).write_bytes(b"not a jpeg")
+    out = tmp_path / os.fsdecode(b"r\xe9sultats")
+    # A pipe's stdout in a UTF-8 locale is strict: printing a surrogate-escaped name there used to crash.
+    result = subprocess.run(
+        [sys.executable, "-m", "colorgan.cli", "predict", "--ckpt", str(ckpt), "--out", str(out), "--no-progress",
+         str(folder / os.fsdecode(b"caf\xe9.jpg")), str(folder / os.fsdecode(b"cass\xe9.jpg"))],
+        env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"}, capture_output=True, timeout=300)
+    stdout, stderr = result.stdout.decode(), result.stderr.decode()  # strict: what was printed is valid UTF-8
+    assert result.returncode == 1 and "Traceback" not in stderr, stderr
+    assert os.listdir(os.fsencode(out)) == [b"caf\xe9_color.png"]  # the input's own bytes, with the suffix
+    assert stdout.splitlines() == [f"colorgan: wrote {tmp_path}/r\\xe9sultats/caf\\xe9_color.png"]
+    (failure,) = [line for line in stderr.splitlines() if line.startswith("colorgan: failed:")]
+    assert "photos-\\xe9t\\xe9/cass\\xe9.jpg" in failure

@@ -30,6 +30,17 @@ def _sampler(family: str) -> MaskSampler:
     return MaskSampler({family: 1.0})
 
 
+def _key_bytes(text: str) -> bytes:
+    """UTF-8 bytes of ``text``, also when it holds a file name that is not valid UTF-8."""
+    # Plain UTF-8 is what seeded the masks of published numbers, so valid names must keep exactly these bytes.
+    # Python decodes a name that is not valid UTF-8 (b'caf\xe9.jpg' from a Latin-1 system) with each bad byte as
+    # a lone surrogate; surrogateescape turns those back into the name's own bytes, and leaves valid UTF-8 alone.
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # other lone surrogates (unpaired UTF-16 in a Windows name): any fixed bytes do
+        return text.encode("utf-8", "surrogatepass")
+
+
 def protocol_mask(key: str, family: str, height: int, width: int, seed: int = 0) -> torch.Tensor:
     """The fixed evaluation mask of image ``key`` (its file name) for ``family``: (1, H, W) float {0, 1}.
 
@@ -39,7 +50,7 @@ def protocol_mask(key: str, family: str, height: int, width: int, seed: int = 0)
     if family not in PROTOCOL_FAMILIES:
         raise ValueError(f"unknown mask family {family!r}; known: {', '.join(PROTOCOL_FAMILIES)}")
     # crc32, not hash(): Python salts str hashes per process, and the masks must be the same in every run.
-    generator = torch.Generator().manual_seed(zlib.crc32(f"{seed}/{family}/{key}".encode()))
+    generator = torch.Generator().manual_seed(zlib.crc32(_key_bytes(f"{seed}/{family}/{key}")))
     return _sampler(family)(1, height, width, "cpu", generator)[0]
 
 

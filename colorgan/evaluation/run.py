@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from colorgan.checkpoint import DEFAULT_SIZE, load_generator
 from colorgan.color import AB_SCALE, rgb_to_lab_norm
-from colorgan.errors import ColorganError
+from colorgan.errors import ColorganError, printable
 from colorgan.evaluation import perceptual as perceptual_metrics
 from colorgan.evaluation import report
 from colorgan.evaluation.baselines import Predictor, gray_baseline, mean_ab_of, mean_color_baseline
@@ -110,9 +110,10 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
         fids, unavailable["fid"] = {}, f"FID unavailable: needs at least 2 (image, mask) pairs, got {len(pairs)}"
     scores, samples = _score(pairs, methods, device, batch_size, lpips_net, fids, thumbnails, progress, files)
     meta = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "image_dir": str(root), "images": len(files),
+        # paths as printable text: JSON and W&B config want valid Unicode, and a name need not be valid UTF-8
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "image_dir": printable(root), "images": len(files),
         "pairs": len(pairs), "size": size, "seed": seed, "families": list(families), "device": str(device),
-        "checkpoint": str(info.get("path", ckpt)) if (ckpt or info) else None,
+        "checkpoint": printable(str(info.get("path", ckpt))) if (ckpt or info) else None,
         "checkpoint_epoch": info.get("epoch"), "checkpoint_step": info.get("global_step"),
         "mean_ab": None if mean is None else mean.tolist(),  # normalized, as --mean-ab takes it
         "mean_ab_lab": None if mean is None else [round(v * AB_SCALE, 3) for v in mean.tolist()],  # a*, b*
@@ -173,7 +174,7 @@ def _score(pairs: ProtocolDataset, methods: dict[str, Predictor], device: torch.
                 fids[name].update(target, real=True)
                 fids[name].update(pred, real=False)
         for i in range(max(0, min(len(rgb), thumbnails - len(samples)))):
-            samples.append({"file": files[int(batch["item"][i])].name,
+            samples.append({"file": printable(files[int(batch["item"][i])].name),
                             "family": PROTOCOL_FAMILIES[int(family[i])], "mask": _thumbnail(mask[i]),
                             "gray input": _thumbnail(scored_rgb(L[i:i + 1], 0 * ab[i:i + 1])[0]),
                             **{n: _thumbnail(o[i]) for n, o in outputs.items()}, "truth": _thumbnail(target[i])})

@@ -6,10 +6,12 @@ import csv
 import io
 import json
 import math
+import os
 import shutil
 import socket
 import sys
 import types
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ from colorgan.evaluation import perceptual
 from colorgan.evaluation.protocol import PROTOCOL_FAMILIES, ProtocolDataset, protocol_mask
 from colorgan.evaluation.run import evaluate
 from colorgan.images import ImageFolderDataset
+from colorgan.masks import MaskSampler
 from colorgan.models import PatchDiscriminator, UNetGenerator
 from colorgan.training.data import ColorizationDataModule
 from colorgan.training.module import ColorGAN
@@ -68,6 +71,17 @@ def test_protocol_masks_are_fixed_per_file_name_and_family():
                for f in ("stripes", "rectangles", "blobs", "brush")]
     assert all(differs)
     assert not torch.equal(protocol_mask("a.jpg", "blobs", 32, 32), protocol_mask("a.jpg", "blobs", 32, 32, seed=1))
+
+
+def test_protocol_masks_of_names_that_are_not_utf8_are_seeded_by_their_bytes():
+    latin1 = os.fsdecode(b"caf\xe9.jpg")  # from a Latin-1 system: Python holds the byte as a lone surrogate
+    # UTF-8 names keep the masks published numbers were computed with (crc32 of the UTF-8 text); the rest are
+    # seeded the same way by their raw bytes
+    for name, raw in [("a.jpg", b"a.jpg"), ("caf\u00e9.jpg", "caf\u00e9.jpg".encode()), (latin1, b"caf\xe9.jpg")]:
+        for family in ("stripes", "blobs"):
+            seed = zlib.crc32(b"0/" + family.encode() + b"/" + raw)
+            expected = MaskSampler({family: 1.0})(1, 32, 32, "cpu", torch.Generator().manual_seed(seed))[0]
+            assert torch.equal(protocol_mask(name, family, 32, 32), expected)
 
 
 def test_protocol_dataset_pairs_every_image_with_every_family(image_dir):
@@ -143,6 +157,22 @@ def test_evaluate_command_writes_json_and_csv_with_per_family_rows(trained, tmp_
     assert len(rows) == len(data["rows"]) and {"psnr", "ssim", "psnr_mask", "seam", "leak"} <= set(rows[0])
     assert "mean_color" in captured.out and "checkerboard" in captured.out
     assert sum("unavailable" in line for line in captured.err.splitlines()) == 2  # LPIPS and FID, a line each
+
+
+def test_evaluate_folder_and_files_named_in_latin1(trained, tmp_path, offline, capsys):
+    images, ckpt, _, _ = trained
+    folder = tmp_path / os.fsdecode(b"photos-\xe9t\xe9")
+    shutil.copytree(images, folder)
+    (folder / "photo_00.png").rename(folder / os.fsdecode(b"caf\xe9.png"))
+    out = tmp_path / os.fsdecode(b"r\xe9sultats.json")
+    # capsys's streams are strict UTF-8, like a pipe's: printing a surrogate would raise
+    code = cli.main(["evaluate", "--ckpt", str(ckpt), "--size", "32", "--out", str(out), "--no-perceptual",
+                     "--no-progress", str(folder)])
+    captured = capsys.readouterr()
+    assert code == 0 and "Traceback" not in captured.err
+    assert "r\\xe9sultats.json" in captured.out.splitlines()[-1]
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["images"] == 8 and meta["image_dir"].endswith("photos-\\xe9t\\xe9")
 
 
 def test_evaluate_on_the_validation_files_matches_colorgan_test(trained, tmp_path, offline):
