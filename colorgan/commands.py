@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from colorgan.checkpoint import DEFAULT_SIZE, export_generator, find_latest_checkpoint, load_generator
 from colorgan.errors import ColorganError, printable
-from colorgan.inference import colorize_files, resolve_device
+from colorgan.inference import colorize_files, plan_outputs, resolve_device
 from colorgan.masks import LIBRARY, write_library
 
 __all__ = ["COMMANDS", "evaluate", "export", "masks", "predict", "run"]
@@ -37,7 +37,8 @@ def _checkpoint(ckpt: str | None) -> str | Path:
 def _predict_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="colorgan predict", description="Colorize photos where a mask is white; the rest stays exactly gray. "
-        "Writes OUT/<name><suffix>.png and never replaces an input.")
+        "Writes OUT/<name><suffix>.png (inputs with the same name get -2, -3, ..., each said in one line). A file "
+        "already there stops the command before any work unless --overwrite; an input is never replaced.")
     parser.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files, folders (recursive) or globs")
     parser.add_argument("--ckpt", help="checkpoint (.ckpt) or export (.safetensors); default: newest under runs/")
     parser.add_argument("--mask", help="mask image (white = color) or library name (see `colorgan masks`); "
@@ -50,6 +51,9 @@ def _predict_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="colorized", metavar="DIR", help="output folder (default: colorized)")
     parser.add_argument("--suffix", default="_color",
                         help="appended to each output name (default: _color; write --suffix=-x for a leading -)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files already at output paths (default: refuse, naming them, before any work; "
+                        "inputs are never replaced)")
     parser.add_argument("--size", type=int, metavar="N",
                         help="short side the network works at (default: the size the checkpoint was trained at, "
                         f"else {DEFAULT_SIZE}); the output keeps the input size")
@@ -76,6 +80,9 @@ def predict(argv: Sequence[str]) -> int:
         if args.threads < 1:
             raise ColorganError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+    # Existing outputs are refused before the checkpoint loads; colorize_files plans again (the same outputs).
+    for source, target, owner in plan_outputs(args.inputs, args.out, args.suffix, args.overwrite).renamed:
+        print(printable(f"colorgan: {source} -> {target} (same name as {owner})"), file=sys.stderr)
     generator, info = load_generator(_checkpoint(args.ckpt), resolve_device(args.device))
 
     def report(source: str, reason: str) -> None:
@@ -84,7 +91,8 @@ def predict(argv: Sequence[str]) -> int:
     size = args.size or info.get("image_size") or DEFAULT_SIZE  # the scale the model was trained for
     summary = colorize_files(args.inputs, mask=args.mask, out_dir=args.out, suffix=args.suffix, invert=args.invert,
                              feather=args.feather, size=size, batch_size=args.batch_size, generator=generator,
-                             threshold=args.threshold, progress=not args.no_progress, on_failure=report)
+                             threshold=args.threshold, progress=not args.no_progress, on_failure=report,
+                             overwrite=args.overwrite)
     written = len(summary.written)
     if written == 1:
         print(printable(f"colorgan: wrote {summary.written[0][1]}"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,8 +44,8 @@ PNG_LEVEL = 1
 BAND_PIXELS = 1 << 18
 """Pixels per band of the full-resolution color math (bounds its memory, not its result)."""
 
-__all__ = ["MaskSpec", "PredictSummary", "colorize", "colorize_files", "colorize_tensor", "prepare_mask",
-           "resolve_device"]
+__all__ = ["MaskSpec", "OutputPlan", "PredictSummary", "colorize", "colorize_files", "colorize_tensor", "plan_outputs",
+           "prepare_mask", "resolve_device"]
 
 
 # --- tensors -----------------------------------------------------------------------------------------------------
@@ -255,53 +256,97 @@ def _expand(inputs: Sequence[str | Path], out_dir: Path) -> tuple[list[tuple[Pat
     return list(jobs.values()), failed
 
 
-def _plan(jobs: list[tuple[Path, Path]], out_dir: Path, suffix: str) -> list[tuple[Path, Path | None]]:
-    """(input, output) per job; output None where it would replace an input. Repeated stems get -2, -3, ..."""
-    sources, taken, plan = {file.resolve() for file, _ in jobs}, set(), []
+def _plan(jobs: list[tuple[Path, Path]], out_dir: Path, suffix: str,
+          ) -> tuple[list[tuple[Path, Path | None]], list[tuple[Path, Path, Path]]]:
+    """(input, output) per job, output None where it would replace an input; and the renamed outputs.
+
+    Repeated stems get -2, -3, ...: a.jpg and a.png in one folder become a_color.png and a-2_color.png. Each
+    renamed output is (input, output, the earlier input that has its plain name).
+    """
+    sources, owners, plan, renamed = {file.resolve() for file, _ in jobs}, {}, [], []
     for source, subfolder in jobs:
         target = out_dir / subfolder / f"{source.stem}{suffix}.png"
-        for n in range(2, len(jobs) + 2):  # a.jpg and a.png in one folder: a_color.png, a-2_color.png
-            if target.resolve() not in taken:
+        owner = owners.get(target.resolve())
+        for n in range(2, len(jobs) + 2):
+            if target.resolve() not in owners:
                 break
             target = out_dir / subfolder / f"{source.stem}-{n}{suffix}.png"
-        taken.add(target.resolve())
-        plan.append((source, None if target.resolve() in sources else target))
-    return plan
+        owners[target.resolve()] = source
+        output = None if target.resolve() in sources else target
+        if owner is not None and output is not None:
+            renamed.append((source, output, owner))
+        plan.append((source, output))
+    return plan, renamed
+
+
+@dataclass
+class OutputPlan:
+    """Where :func:`colorize_files` writes each input, from :func:`plan_outputs`."""
+
+    outputs: list[tuple[Path, Path | None]]
+    """(input, output) in order; output None where it would replace an input (refused, even with overwrite)."""
+    unusable: list[tuple[str, str]]
+    """(input as given, reason) for inputs that name no image: missing files, empty folders and globs."""
+    renamed: list[tuple[Path, Path, Path]]
+    """(input, output, earlier input with the same name) for outputs that got a -2, -3, ... to stay apart."""
+
+
+def plan_outputs(inputs: Sequence[str | Path], out_dir: str | Path = "colorized", suffix: str = "_color",
+                 overwrite: bool = False) -> OutputPlan:
+    """The output path of every image in ``inputs`` (files, folders, globs), without reading or writing any image.
+
+    Raises:
+        ColorganError: an output path already holds a file (or anything else) and ``overwrite`` is False.
+    """
+    out_dir = Path(out_dir).expanduser()
+    jobs, unusable = _expand(inputs, out_dir)
+    outputs, renamed = _plan(jobs, out_dir, suffix)
+    # A file at an output path was not written by this run (outputs never repeat within one), so replacing it
+    # could destroy unrelated work, e.g. `--suffix '' a.jpg` next to someone's a.png: that takes an explicit yes.
+    # lexists: a dangling symlink is in the way too. Outputs that would replace an input are refused later anyway.
+    existing = [target for _, target in outputs if target is not None and os.path.lexists(target)]
+    if existing and not overwrite:
+        named = ", ".join(map(str, existing[:3])) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        many = len(existing) > 1
+        raise ColorganError(f"{len(existing)} output{'s' * many} already exist{'s' * (not many)} ({named}); pass "
+                            f"--overwrite to replace {'them' if many else 'it'}, or choose another --out or --suffix")
+    return OutputPlan(outputs, unusable, renamed)
 
 
 def colorize_files(inputs: Sequence[str | Path], mask: MaskSpec = None, ckpt: str | Path | None = None,
                    out_dir: str | Path = "colorized", suffix: str = "_color", invert: bool = False,
                    feather: float = 0.0, size: int | None = 256, device: str | torch.device = "cpu",
                    batch_size: int = 1, progress: bool = True, generator: nn.Module | None = None,
-                   threshold: float | None = None,
-                   on_failure: Callable[[str, str], None] | None = None) -> PredictSummary:
+                   threshold: float | None = None, on_failure: Callable[[str, str], None] | None = None,
+                   overwrite: bool = False) -> PredictSummary:
     """Colorize image files, folders (recursive, layout mirrored) and globs into ``out_dir/<stem><suffix>.png``.
 
-    Each output is written to a temporary file and moved into place, so there is never a half-written PNG. An
-    output that would replace one of the inputs is refused; earlier outputs are overwritten. A file that cannot be
+    Each output is written to a temporary file and moved into place, so there is never a half-written PNG. A
+    file already at an output path is an error before any work unless ``overwrite``; an output that would
+    replace one of the inputs is refused even then. Inputs with the same name get -2, -3, ... (see
+    :func:`plan_outputs`; :attr:`PredictSummary.written` pairs each input with its output). A file that cannot be
     read or written is recorded (and passed to ``on_failure(input, reason)`` at once) and the rest go on. At most
     ``batch_size`` images (of one size) are in memory at a time.
 
     Raises:
-        ColorganError: a bad mask, checkpoint or option (nothing is written then).
+        ColorganError: a bad mask, checkpoint or option, or an existing output without ``overwrite`` (nothing is
+            written then).
     """
     if batch_size < 1 or (size is not None and size < 1):
         raise ColorganError(f"batch size and size must be >= 1, got {batch_size} and {size}")
     mask_options = dict(invert=invert, feather=feather, threshold=threshold)
     prepare_mask(mask, 8, 8, **mask_options)  # a bad mask fails here, before any work
+    plan = plan_outputs(inputs, out_dir, suffix, overwrite)  # so do existing outputs, before the checkpoint loads
     net = _generator(generator, ckpt, device)
-    out_dir = Path(out_dir).expanduser()
-    jobs, unusable = _expand(inputs, out_dir)
     summary, report = PredictSummary(), on_failure or (lambda source, reason: None)
 
     def fail(source: Path | str, reason: str) -> None:
         summary.failed.append((str(source), reason))
         report(str(source), reason)
 
-    for source, reason in unusable:
+    for source, reason in plan.unusable:
         fail(source, reason)
-    plan = _plan(jobs, out_dir, suffix)
-    for batch in _read_batches(plan, batch_size, mask, mask_options, progress, fail):
+    for batch in _read_batches(plan.outputs, batch_size, mask, mask_options, progress, fail):
         _colorize_and_write(net, batch, size, summary, fail)
     return summary
 
@@ -320,7 +365,8 @@ def _read_batches(plan: list[tuple[Path, Path | None]], batch_size: int, mask: M
     for source, target in tqdm(plan, desc="colorizing", unit="img", file=sys.stderr, dynamic_ncols=True,
                                disable=True if not progress or len(plan) < 2 else None):  # None: only on a TTY
         if target is None:
-            fail(source, "its output would overwrite an input; choose another --out or --suffix")
+            fail(source, "its output would overwrite an input (never done, not even with --overwrite); choose "
+                 "another --out or --suffix")
             continue
         try:
             rgb = _to_tensor(open_rgb(source))

@@ -153,6 +153,36 @@ def test_predict_out_naming_an_existing_file_is_a_usage_error(ckpt: Path, projec
     assert out.read_bytes() == b"keep me" and sorted(tmp_path.iterdir()) == before
 
 
+def test_predict_never_replaces_a_file_it_did_not_write_and_says_how_it_renames(
+        ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import colorgan.commands
+
+    work, other = make_image_folder(tmp_path / "work", count=1), make_image_folder(tmp_path / "other", count=1)
+    (work / "photo_00.png").rename(work / "a.jpg")  # a PNG named .jpg decodes all the same
+    (other / "photo_00.png").rename(other / "a.jpg")
+    (work / "a.png").write_bytes(b"unrelated work")
+    args = ["predict", "--ckpt", str(ckpt), "--out", str(work), "--suffix", "", "--no-progress", str(work / "a.jpg"),
+            str(other / "a.jpg")]
+
+    def no_loading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the checkpoint was loaded before the outputs were checked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(colorgan.commands, "load_generator", no_loading)
+        assert cli.main(args) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert str(work / "a.png") in line and "--overwrite" in line
+    assert (work / "a.png").read_bytes() == b"unrelated work" and sorted(p.name for p in work.iterdir()) == [
+        "a.jpg", "a.png"]
+    assert cli.main([*args, "--overwrite"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "a-2.png" in line]
+    assert notes == [f"colorgan: {other / 'a.jpg'} -> {work / 'a-2.png'} (same name as {work / 'a.jpg'})"]
+    assert sorted(p.name for p in work.iterdir()) == ["a-2.png", "a.jpg", "a.png"]
+    for name in ("a.png", "a-2.png"):
+        with Image.open(work / name) as output:
+            assert output.format == "PNG" and output.size == (48, 40)
+
+
 def test_predict_without_any_checkpoint_explains_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
@@ -165,7 +195,8 @@ def test_predict_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> No
     assert cli.main(["predict"]) == 2
     assert "usage: colorgan predict" in capsys.readouterr().err
     assert cli.main(["predict", "--help"]) == 0
-    assert "--feather PX" in capsys.readouterr().out
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines at the terminal's width
+    assert "--feather PX" in help_text and "unless --overwrite" in help_text
 
 
 def test_masks_lists_and_writes_the_library(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

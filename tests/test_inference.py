@@ -15,7 +15,7 @@ from torch import nn
 from colorgan.checkpoint import load_generator
 from colorgan.color import rgb_to_gray
 from colorgan.errors import ColorganError
-from colorgan.inference import colorize, colorize_files, colorize_tensor, prepare_mask
+from colorgan.inference import colorize, colorize_files, colorize_tensor, plan_outputs, prepare_mask
 from colorgan.masks import library_mask, write_library
 
 
@@ -190,14 +190,43 @@ def test_colorize_files_keeps_going_and_never_overwrites_inputs(tmp_path: Path, 
     assert written == ["photo_00_color.png", "photo_01_color.png", "photo_02_color.png", "sub/deep_color.png"]
     assert sorted(Path(s).name for s, _ in summary.failed) == ["corrupt.png", "missing.jpg"]
     assert not list((tmp_path / "out").rglob(".*"))  # no temporary files left behind
-    # Writing next to the inputs with no suffix would replace them: refused, inputs untouched.
-    clash = colorize_files([folder / "photo_00.png"], generator=generator, out_dir=folder, suffix="", progress=False)
+    # Writing next to the inputs with no suffix would replace them: refused, even with overwrite; inputs untouched.
+    clash = colorize_files([folder / "photo_00.png"], generator=generator, out_dir=folder, suffix="", progress=False,
+                           overwrite=True)
     assert not clash.written and "would overwrite an input" in clash.failed[0][1]
     assert {p: p.read_bytes() for p in folder.rglob("*.png")} == before
     # Outputs inside an input folder: a second run skips them instead of colorizing them again.
-    for _ in range(2):
-        again = colorize_files([folder], generator=generator, out_dir=folder / "colorized", size=32, progress=False)
+    for overwrite in (False, True):  # the second run replaces the first one's outputs
+        again = colorize_files([folder], generator=generator, out_dir=folder / "colorized", size=32, progress=False,
+                               overwrite=overwrite)
         assert len(again.written) == 4 and [Path(s).name for s, _ in again.failed] == ["corrupt.png"]
+
+
+def test_colorize_files_never_replaces_a_file_it_did_not_write(tmp_path: Path, generator: nn.Module) -> None:
+    source = write_photo(tmp_path / "a.jpg", 24, 32)
+    (tmp_path / "a.png").write_bytes(b"unrelated")
+    (tmp_path / "b.png").symlink_to(tmp_path / "gone.png")  # a dangling link is in the way too
+    # refused before any work: the missing checkpoint is not even looked at
+    with pytest.raises(ColorganError, match=r"2 outputs already exist \(.*a\.png, .*b\.png\).*--overwrite"):
+        colorize_files([source, write_photo(tmp_path / "b.jpg", 24, 32)], ckpt=tmp_path / "missing.ckpt",
+                       out_dir=tmp_path, suffix="", progress=False)
+    assert (tmp_path / "a.png").read_bytes() == b"unrelated"
+    summary = colorize_files([source], generator=generator, out_dir=tmp_path, suffix="", size=32, progress=False,
+                             overwrite=True)
+    assert summary.ok and summary.written == [(source, tmp_path / "a.png")]
+    assert read(tmp_path / "a.png").shape == (24, 32, 3)
+
+
+def test_plan_outputs_renames_repeated_names_and_says_which_is_which(tmp_path: Path) -> None:
+    x, y, out = tmp_path / "x", tmp_path / "y", tmp_path / "out"
+    x.mkdir()
+    y.mkdir()
+    inputs = [write_photo(path, 8, 8) for path in (x / "a.jpg", x / "a.png", y / "a.jpg")]
+    plan = plan_outputs(inputs, out)
+    assert plan.outputs == list(zip(inputs, [out / "a_color.png", out / "a-2_color.png", out / "a-3_color.png"],
+                                    strict=True))
+    assert plan.renamed == [(inputs[1], out / "a-2_color.png", inputs[0]), (inputs[2], out / "a-3_color.png",
+                                                                             inputs[0])]
 
 
 def test_batches_match_single_images(tmp_path: Path, generator: nn.Module) -> None:
