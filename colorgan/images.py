@@ -104,13 +104,13 @@ class ImageFolderDataset(Dataset):
 
     A file that fails to decode mid-epoch (truncated, corrupt) is reported once and replaced by the next one: fine
     for training, where an epoch's length matters more than which photo fills a slot. Scores must instead count
-    each photo once, so with ``skip_bad`` every file is decoded up front and only those that decode are indexed
-    (``files`` then lists just them).
+    each photo once, so with ``skip_bad`` the files are decoded up front, in order, and only those that decode are
+    indexed (``files`` then lists just them); ``limit`` stops after that many have decoded.
     """
 
     def __init__(self, files: list[Path], image_size: int, train: bool,
                  mask_sampler: Callable[..., torch.Tensor] | None = None,
-                 mask_seed: int = 0, cache: bool = False, skip_bad: bool = False) -> None:
+                 mask_seed: int = 0, cache: bool = False, skip_bad: bool = False, limit: int | None = None) -> None:
         if not files:
             raise ColorganError("no images to load")
         self.files, self.image_size, self.train = list(files), image_size, train
@@ -118,16 +118,23 @@ class ImageFolderDataset(Dataset):
         self.mask_sampler, self.mask_seed = mask_sampler, mask_seed
         self._bad: set[int] = set()
         self._cache: list[torch.Tensor | None] | None = None
-        if cache or skip_bad:  # decoded once, in the main process, before workers fork and share it
-            decoded = [self._decode(i) for i in range(len(self.files))]
-            if skip_bad:
-                kept = [i for i, image in enumerate(decoded) if image is not None]
-                if not kept:
-                    raise ColorganError(f"none of the {len(self.files)} images could be decoded")
-                self.files, decoded = [self.files[i] for i in kept], [decoded[i] for i in kept]
-                self._bad = set()  # indices of the old list; every kept file decoded
+        # Decoded once, in the main process, before workers fork and share the pixels.
+        if skip_bad:
+            kept: list[tuple[Path, torch.Tensor | None]] = []
+            for i, path in enumerate(self.files):
+                if len(kept) == limit:
+                    break
+                image = self._decode(i)
+                if image is not None:
+                    kept.append((path, image if cache else None))  # without the cache, pixels are not held
+            if not kept:
+                raise ColorganError(f"none of the {len(self.files)} images could be decoded")
+            self.files = [path for path, _ in kept]
+            self._bad = set()  # indices of the old list; every kept file decoded
             if cache:
-                self._cache = decoded
+                self._cache = [image for _, image in kept]
+        elif cache:
+            self._cache = [self._decode(i) for i in range(len(self.files))]
 
     def __len__(self) -> int:
         return len(self.files)

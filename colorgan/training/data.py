@@ -135,6 +135,7 @@ class ColorizationDataModule(pl.LightningDataModule):
                  if p.suffix.lower() in IMAGE_SUFFIXES] if mask_dir else None
         self.mask_sampler = MaskSampler(mask_probabilities, extra_masks=extra)
         self._packed: PackedImages | None = None  # training images on the device, with cache_images="device"
+        self._val_images: ImageFolderDataset | None = None  # decoded by setup: validation and test use them
         self.train_files: list[Path] = []
         self.val_files: list[Path] = []
 
@@ -151,10 +152,20 @@ class ColorizationDataModule(pl.LightningDataModule):
         files = screen_images(files, self.min_image_size)
         if not files:
             raise ColorganError(f"none of the images in {root} is a usable color photo (see the warnings above)")
-        order = torch.randperm(len(files), generator=torch.Generator().manual_seed(self.split_seed)).tolist()
+        generator = torch.Generator().manual_seed(self.split_seed)
+        order = [files[i] for i in torch.randperm(len(files), generator=generator).tolist()]
         n_val = max(1, round(self.val_fraction * len(files))) if len(files) > 1 else 0
-        self.val_files = sorted(files[i] for i in order[:n_val])
-        self.train_files = sorted(files[i] for i in order[n_val:])
+        # Screening reads headers only, so a truncated photo passes it. Training replaces one that fails to decode
+        # by the next photo, but validation must count each photo once, and a validation split that all fails would
+        # stop the run at its first validation, after an epoch. So the validation photos are the first n_val of the
+        # split order that decode (skip_bad, as evaluate does), decoded now; those found bad on the way are dropped.
+        self._val_images = ImageFolderDataset(order, self.image_size, train=False, mask_sampler=self.mask_sampler,
+                                              mask_seed=self.split_seed * 100_003, cache=self.cache_images,
+                                              skip_bad=True, limit=max(1, n_val))
+        self.val_files = self._val_images.files if n_val else []
+        examined = order.index(self._val_images.files[-1]) + 1
+        # A one-photo folder (or one with no more decodable photos than validation takes) trains on those.
+        self.train_files = sorted(order[examined:]) or list(self._val_images.files)
 
     def _loader(self, dataset: Dataset, batch_size: int, train: bool) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=train and len(dataset) > batch_size,
@@ -173,16 +184,17 @@ class ColorizationDataModule(pl.LightningDataModule):
         return DataLoader(indices, batch_size=self.batch_size, shuffle=True, drop_last=len(indices) > self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
-        files = self.val_files or self.train_files
-        dataset = ImageFolderDataset(files, self.image_size, train=False, mask_sampler=self.mask_sampler,
-                                     mask_seed=self.split_seed * 100_003, cache=self.cache_images)
-        return self._loader(dataset, self.val_batch_size, train=False)
+        return self._loader(self._validation_images(), self.val_batch_size, train=False)
 
     def test_dataloader(self) -> DataLoader:
         """Each validation image under a fixed mask of every family (evaluation/protocol.py): per-family scores."""
-        files = self.val_files or self.train_files
-        images = ImageFolderDataset(files, self.image_size, train=False, cache=self.cache_images)
-        return self._loader(ProtocolDataset(images, [f.name for f in files]), self.val_batch_size, train=False)
+        images = self._validation_images()  # their fixed validation masks go unused: the protocol draws its own
+        return self._loader(ProtocolDataset(images, [f.name for f in images.files]), self.val_batch_size, train=False)
+
+    def _validation_images(self) -> ImageFolderDataset:
+        if self._val_images is None:
+            raise ColorganError("the data module has no validation photos before setup()")
+        return self._val_images
 
     def on_after_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int) -> dict[str, torch.Tensor]:
         """uint8 crops -> float RGB, flips and masks (training), Lab; batched on the batch's device."""

@@ -1,10 +1,16 @@
+import io
 import socket
+import warnings
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import make_image_folder, make_messy_folder
+from PIL import Image
 
 from colorgan.errors import ColorganError
+from colorgan.evaluation.protocol import PROTOCOL_FAMILIES
 from colorgan.images import ImageFolderDataset, find_images
 from colorgan.training.data import ColorizationDataModule, resolve_data_dir
 
@@ -37,6 +43,46 @@ def test_a_full_epoch_over_messy_data_never_crashes(tmp_path):
         assert 0 <= batch["rgb"].min() and batch["rgb"].max() <= 1
         assert -1 <= batch["L"].min() and batch["L"].max() <= 1
         assert set(batch["mask"].unique().tolist()) <= {0.0, 1.0}
+
+
+def _truncated_jpeg(path: Path) -> Path:
+    """A JPEG whose header is whole (so screening passes it) but whose scan data stops half way."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])  # noisy: long scan data, cut in the middle
+    return path
+
+
+@pytest.mark.parametrize("cache", [False, True, "device"])
+def test_a_validation_photo_that_does_not_decode_is_skipped_and_the_next_one_takes_its_place(tmp_path, cache):
+    folder = make_image_folder(tmp_path / "images", count=5)
+    broken = _truncated_jpeg(folder / "broken.jpg")
+    fell_on_validation = 0
+    for split_seed in range(6):
+        for val_fraction in (0.2, 0.5):  # one validation photo (alone, it stopped the run), then three
+
+            def build(seed=split_seed, fraction=val_fraction):
+                dm = ColorizationDataModule(str(folder), image_size=32, batch_size=2, num_workers=0, cache_images=cache,
+                                            val_fraction=fraction, split_seed=seed)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    dm.setup("fit")
+                    batches = list(dm.val_dataloader())  # raised "none of the 1 images could be decoded"
+                return dm, batches, [str(w.message) for w in caught]
+
+            (dm, batches, messages), (again, batches_again, _) = build(), build()
+            n_val = round(val_fraction * 6)
+            assert len(dm.val_files) == n_val and broken not in dm.val_files
+            images = torch.cat([b["image"] for b in batches])
+            assert len({image.numpy().tobytes() for image in images}) == len(images) == n_val  # each photo once
+            assert torch.equal(torch.cat([b["mask"] for b in batches]), torch.cat([b["mask"] for b in batches_again]))
+            assert again.val_files == dm.val_files
+            assert len(dm.test_dataloader().dataset) == n_val * len(PROTOCOL_FAMILIES)
+            if broken not in dm.train_files:  # it fell on the validation side of the split: skipped, with a warning
+                fell_on_validation += 1
+                assert any(f"skipping {broken}" in m for m in messages), messages
+                assert sorted(dm.train_files + dm.val_files) == sorted(set(folder.iterdir()) - {broken})
+    assert fell_on_validation >= 2
 
 
 def test_split_is_deterministic_and_validation_masks_are_fixed(image_dir):
