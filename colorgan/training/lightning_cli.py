@@ -182,10 +182,30 @@ def run(args: Sequence[str] | None = None) -> None:
         if args is None and resolved != given:
             # sys.argv with the bundled configs' paths in: the same command line, not a second one beside it
             warnings.filterwarnings("ignore", message=r".*LightningCLI's args parameter is intended.*")
-        ColorGANCLI(ColorGAN, ColorizationDataModule, args=None if args is None and resolved == given else resolved,
-                    auto_configure_optimizers=False,
-                    save_config_callback=LoggerSaveConfigCallback, save_config_kwargs={"overwrite": True},
-                    parser_kwargs={"description": "Train and evaluate mask-conditioned colorization GANs. "
-                                   f"--config takes a file or a bundled config: {' | '.join(bundled_configs())}. "
-                                   "Also: colorgan predict | masks | export | evaluate (see colorgan predict "
-                                   "--help)."})
+        try:
+            ColorGANCLI(ColorGAN, ColorizationDataModule,
+                        args=None if args is None and resolved == given else resolved, auto_configure_optimizers=False,
+                        save_config_callback=LoggerSaveConfigCallback, save_config_kwargs={"overwrite": True},
+                        parser_kwargs={"description": "Train and evaluate mask-conditioned colorization GANs. "
+                                       f"--config takes a file or a bundled config: {' | '.join(bundled_configs())}. "
+                                       "Also: colorgan predict | masks | export | evaluate (see colorgan predict "
+                                       "--help)."})
+        except ColorganError as error:
+            original = _raised_in_worker(error)
+            if original is None:
+                raise
+            raise original from None
+
+
+def _raised_in_worker(error: ColorganError) -> ColorganError | None:
+    """The error a DataLoader worker raised, as it raised it; None if ``error`` did not come from a worker.
+
+    torch rebuilds a worker's exception in the main process with the worker's whole traceback as its message
+    (``Caught ... in DataLoader worker process 0.`` / ``Original Traceback ...``), the last line being the original
+    one; the user should see that line, not the traceback.
+    """
+    message = str(error).rstrip("\n")
+    if "\nOriginal Traceback" not in message:
+        return None
+    last = message.rsplit("\n", 1)[-1]
+    return type(error)(last.removeprefix(f"{type(error).__module__}.{type(error).__qualname__}: "))

@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONFIGS, make_image_folder
+from conftest import CONFIGS, make_image_folder, make_messy_folder
 
 from colorgan.cli import main
+from colorgan.training.data import ColorizationDataModule
 from colorgan.training.lightning_cli import _device_count, configs_dir, resolve_config_args, run
 from colorgan.training.module import ColorGAN
 
@@ -80,6 +82,32 @@ def test_resume_without_a_run_is_a_clear_error(image_dir, workdir, capsys):
     assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--ckpt_path", "last"]) == 2
     err = capsys.readouterr().err
     assert "no last.ckpt" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("good", [0, 2], ids=["only-bad-files", "bad-training-files"])
+def test_photos_that_do_not_decode_in_loader_workers_are_one_line(good, tmp_path, workdir, capfd):
+    """Truncated JPEGs pass screening (headers only) and fail when a DataLoader worker decodes them: the worker's
+    ColorganError reaches the main process with the worker's traceback in its message."""
+    truncated = (make_messy_folder(tmp_path / "messy") / "truncated.jpg").read_bytes()
+    folder = make_image_folder(tmp_path / "images", count=good)
+    for i in range(8):
+        (folder / f"bad_{i}.jpg").write_bytes(truncated)
+
+    def only_bad_files_train(seed: int) -> bool:  # the good photos all validate: training has nothing to decode
+        dm = ColorizationDataModule(str(folder), image_size=32, val_fraction=0.2, split_seed=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dm.setup("fit")
+        return bool(dm.train_files) and all(f.name.startswith("bad_") for f in dm.train_files)
+
+    seed = next(s for s in range(20) if only_bad_files_train(s)) if good else 0
+    capfd.readouterr()
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(folder), "--data.num_workers", "2",
+                 "--data.val_fraction", "0.2", "--data.split_seed", str(seed)]) == 2
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "worker" not in err, err[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith("colorgan: error:")]
+    assert len(errors) == 1 and re.fullmatch(r"colorgan: error: none of the \d+ images could be decoded", errors[0])
 
 
 def test_print_config_and_typo_in_loss(capsys):
