@@ -6,7 +6,9 @@ device. No Lightning here, so ``colorgan predict`` and ``colorgan evaluate`` sta
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,10 +69,56 @@ def to_unit_range(array: np.ndarray) -> np.ndarray:
 
 
 def find_images(root: str | Path) -> list[Path]:
-    """All image files under ``root`` (recursive, by suffix, case-insensitive, hidden files skipped), sorted."""
+    """All image files under ``root`` (recursive, by suffix, case-insensitive, hidden files and folders skipped),
+    sorted; none if ``root`` is not a folder.
+
+    Symlinked folders are followed, and each folder and each file is reached once however many links lead to it
+    (a link to an ancestor does not loop): by the path through the fewest links, then the first in sorted order.
+    A folder that cannot be read is skipped with a warning naming it.
+    """
     root = Path(root)
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    if not root.is_dir():
+        return []
+    found: dict[tuple[int, int], tuple[int, Path]] = {}  # (st_dev, st_ino) -> (links followed, path)
+    walked: set[tuple[int, int]] = set()
+    unreadable: list[OSError] = []
+    # Breadth-first over links: the whole real tree first, then what one link leads to, and so on, so a folder is
+    # walked by the path through the fewest links, and not again by any other (a link to an ancestor included).
+    pending: deque[tuple[Path, int]] = deque([(root, 0)])
+    while pending:
+        top, hops = pending.popleft()
+        for dirpath, dirnames, filenames in os.walk(top, onerror=unreadable.append):  # links are not followed
+            folder = Path(dirpath)
+            try:
+                identity = _identity(folder)
+            except OSError as error:  # removed since it was listed
+                unreadable.append(error)
+                identity = None
+            if identity is None or identity in walked:
+                dirnames.clear()
+                continue
+            walked.add(identity)
+            visible = sorted(name for name in dirnames if not name.startswith("."))
+            linked = [name for name in visible if (folder / name).is_symlink()]
+            pending.extend((folder / name, hops + 1) for name in linked)
+            dirnames[:] = [name for name in visible if name not in linked]  # os.walk lists links, never enters
+            for name in filenames:
+                path = folder / name
+                if name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+                    continue  # is_file follows a link, and is false for a dangling one
+                rank = (hops + path.is_symlink(), path)
+                file = _identity(path)
+                if file not in found or rank < found[file]:
+                    found[file] = rank
+    for error in unreadable:
+        warnings.warn(f"skipping folder {error.filename}: cannot read it ({error.strerror})", stacklevel=2)
+    return sorted(path for _, path in found.values())
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """What a file or folder is, whichever link leads to it: its device and inode."""
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
 
 
 def screen_images(files: list[Path], min_size: int) -> list[Path]:

@@ -1,7 +1,10 @@
+import errno
 import io
+import os
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +13,7 @@ from conftest import make_image_folder, make_messy_folder
 from PIL import Image
 
 from colorgan.errors import ColorganError
-from colorgan.images import ImageFolderDataset, PackedImages, open_rgb, screen_images
+from colorgan.images import ImageFolderDataset, PackedImages, find_images, open_rgb, screen_images
 
 
 def test_open_rgb_converts_every_mode(tmp_path):
@@ -99,3 +102,43 @@ def test_skip_bad_indexes_only_the_files_that_decode(tmp_path):
     broken_only = [broken]
     with pytest.warns(UserWarning, match="cannot decode"), pytest.raises(ColorganError, match="could be decoded"):
         ImageFolderDataset(broken_only, 16, train=False, skip_bad=True)
+
+
+def test_find_images_follows_linked_folders_and_reaches_each_file_once(tmp_path):
+    root = tmp_path / "root"
+    deep = make_image_folder(root / "real" / "deep", count=2)
+    Image.new("RGB", (40, 48), "red").save(deep / "SHOUT.JPEG")  # suffixes match whatever their case
+    (deep / "notes.txt").write_text("not an image")
+    outside = make_image_folder(tmp_path / "outside", count=1)
+    (root / "linked").symlink_to(outside, target_is_directory=True)  # a folder kept elsewhere: followed
+    (root / "alias").symlink_to(root / "real", target_is_directory=True)  # a folder reached twice
+    (deep / "up").symlink_to(root, target_is_directory=True)  # an ancestor: must not loop
+    (root / "again.png").symlink_to(deep / "photo_00.png")  # a file reached twice
+    (root / ".hidden").symlink_to(outside, target_is_directory=True)  # hidden, like any dot-name
+    (root / "gone.png").symlink_to(tmp_path / "missing.png")  # a dangling link is no image
+    # each file once, by the path through the fewest links
+    assert find_images(root) == [root / "linked" / "photo_00.png", deep / "SHOUT.JPEG", deep / "photo_00.png",
+                                 deep / "photo_01.png"]
+    # from inside, "up" leads to the rest of the tree once: its "real" is where the walk started
+    assert find_images(root / "alias") == [root / "alias" / "deep" / p for p in
+                                           ["SHOUT.JPEG", "photo_00.png", "photo_01.png", "up/linked/photo_00.png"]]
+
+
+def test_find_images_warns_naming_a_folder_it_cannot_read(tmp_path, monkeypatch):
+    root = make_image_folder(tmp_path / "root", count=1)
+    locked = make_image_folder(root / "locked", count=1)
+    locked.chmod(0)
+    if os.geteuid() == 0:  # root reads any folder: refuse this one as the kernel refuses everyone else
+        scandir = os.scandir
+
+        def refusing(path="."):
+            if Path(path) == locked:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return scandir(path)
+
+        monkeypatch.setattr(os, "scandir", refusing)
+    try:
+        with pytest.warns(UserWarning, match=f"skipping folder {locked}: cannot read it"):
+            assert find_images(root) == [root / "photo_00.png"]
+    finally:
+        locked.chmod(0o755)
