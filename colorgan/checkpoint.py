@@ -34,8 +34,9 @@ DEFAULT_SIZE = 256
 """Working size for checkpoints that do not record the size they were trained at (colorgan < 0.3)."""
 FIT_HINT = "pass --ckpt PATH or train one first with `colorgan fit --config quickstart`"
 
-__all__ = ["DEFAULT_SIZE", "LEGACY_CLASS_PATHS", "build_network", "export_generator", "find_latest_checkpoint",
-           "load_generator", "replace_atomically", "save_generator_onnx", "save_generator_safetensors"]
+__all__ = ["DEFAULT_SIZE", "LEGACY_CLASS_PATHS", "build_network", "checkpoint_damage", "export_generator",
+           "find_latest_checkpoint", "load_generator", "move_into_place", "replace_atomically", "save_generator_onnx",
+           "save_generator_safetensors"]
 
 
 @functools.cache
@@ -72,15 +73,50 @@ def replace_atomically(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        # After the caller has written (and closed) the file, whichever way it wrote it: chmod by path, since a
-        # writer may have replaced the file mkstemp made.
-        os.chmod(tmp, 0o666 & ~_umask())
-        with open(tmp, "rb+") as file:  # writable: fsync needs a write handle on some platforms
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
+        move_into_place(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def move_into_place(tmp: str | Path, path: str | Path) -> None:
+    """Give the finished file ``tmp`` the mode of a normally created file, sync it and rename it to ``path``.
+
+    ``tmp`` must be in ``path``'s folder (``os.replace`` is atomic only within one filesystem). The data is synced
+    before the rename, so a crash cannot leave a short file under the new name, and the folder after it, so the
+    rename itself survives a crash.
+    """
+    # chmod by path, after the writer closed the file: a writer may have replaced the file mkstemp made, whose mode
+    # is a private 0600.
+    os.chmod(tmp, 0o666 & ~_umask())
+    with open(tmp, "rb+") as file:  # writable: fsync needs a write handle on some platforms
+        os.fsync(file.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # not every platform or filesystem can sync a folder
+        folder = os.open(Path(path).parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def checkpoint_damage(path: str | Path) -> str | None:
+    """Why the checkpoint file ``path`` cannot be loaded (truncated, corrupt, not a checkpoint), or None if intact.
+
+    Reads the whole file and checks the zip structure and every member's CRC, as torch's zip format records them;
+    nothing is unpickled, so any file is safe to check. A save cut off by a kill leaves a file without the zip
+    directory at its end.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            if bad is not None:
+                return f"member {bad} fails its checksum"
+            if not any(name.endswith("/data.pkl") for name in archive.namelist()):
+                return "not a PyTorch checkpoint"
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
+        return f"not a complete checkpoint ({error})"
+    return None
 
 
 # --- loading -----------------------------------------------------------------------------------------------------

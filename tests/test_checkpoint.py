@@ -12,6 +12,7 @@ import torch
 
 from colorgan import cli
 from colorgan.checkpoint import (
+    checkpoint_damage,
     export_generator,
     find_latest_checkpoint,
     load_generator,
@@ -180,7 +181,23 @@ def test_replace_atomically_gives_the_normal_mode_and_syncs_before_the_rename(
         tmp.write_bytes(b"new")
     # mkstemp creates 0600; the result must look like any file the user creates (0666 & ~umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
-    assert events == ["fsync", "replace"] and target.read_bytes() == b"new"
+    # the data before the rename, the folder after it
+    assert events == ["fsync", "replace", "fsync"] and target.read_bytes() == b"new"
+
+
+def test_checkpoint_damage_finds_torn_corrupt_and_foreign_files(tmp_path: Path) -> None:
+    path = tmp_path / "a.ckpt"
+    torch.save({"state_dict": {"w": torch.arange(4096.0)}}, path)
+    assert checkpoint_damage(path) is None
+    data = path.read_bytes()
+    (tmp_path / "torn.ckpt").write_bytes(data[: len(data) // 2])  # a kill during a plain write
+    assert "not a complete checkpoint" in checkpoint_damage(tmp_path / "torn.ckpt")
+    start = data.index(torch.arange(4096.0).numpy().tobytes()[:64])  # flip one byte of the stored tensor
+    (tmp_path / "flipped.ckpt").write_bytes(data[:start] + bytes([data[start] ^ 1]) + data[start + 1:])
+    assert "fails its checksum" in checkpoint_damage(tmp_path / "flipped.ckpt")
+    (tmp_path / "image.ckpt").write_bytes(b"\x89PNG\r\n")
+    assert checkpoint_damage(tmp_path / "image.ckpt") is not None
+    assert checkpoint_damage(tmp_path / "missing.ckpt") is not None
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ it. The README's test and export commands name ``last.ckpt``.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 from weakref import proxy
 
@@ -18,7 +19,12 @@ from pytorch_lightning.strategies import DDPStrategy, SingleDeviceStrategy
 from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
+from colorgan.checkpoint import move_into_place
+
 __all__ = ["LastCheckpoint"]
+
+PARTIAL = ".partial"
+"""Suffix of a checkpoint being written (under a hidden name beside its final one)."""
 
 
 class LastCheckpoint(ModelCheckpoint):
@@ -31,8 +37,9 @@ class LastCheckpoint(ModelCheckpoint):
       two optimizer steps they would not, and ``last.ckpt`` keeps the previous save);
     - overwrites ``last.ckpt`` instead of writing ``last-v1.ckpt`` beside it (the version counter still applies to
       the other checkpoint names);
-    - writes each checkpoint file to a hidden name in its folder first and renames it into place, so an interrupt
-      never leaves a truncated ``last.ckpt``.
+    - writes each checkpoint file to a hidden name in its folder first, syncs it and renames it into place, so a
+      kill never leaves a truncated checkpoint under its name (a temp file elsewhere, e.g. on a tmpfs ``TMPDIR``,
+      could not be renamed atomically); the hidden files a kill leaves behind are removed when training starts.
     """
 
     _batch_end_step = 0  # global_step when the latest training batch ended
@@ -40,6 +47,9 @@ class LastCheckpoint(ModelCheckpoint):
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         super().on_train_start(trainer, pl_module)
         self._batch_end_step = trainer.global_step
+        if trainer.is_global_zero and self.dirpath and _is_local_file_protocol(self.dirpath):
+            for partial in Path(self.dirpath).glob(f".*{self.FILE_EXTENSION}{PARTIAL}"):  # left by a killed save
+                partial.unlink(missing_ok=True)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         self._batch_end_step = trainer.global_step
@@ -87,10 +97,10 @@ class LastCheckpoint(ModelCheckpoint):
             super()._save_checkpoint(trainer, filepath)  # sharded checkpoints are folders; remote stores: as is
             return
         head, name = os.path.split(filepath)
-        partial = os.path.join(head, f".{name}.partial")
+        partial = os.path.join(head, f".{name}{PARTIAL}")
         trainer.save_checkpoint(partial, self.save_weights_only)
         if trainer.is_global_zero:
-            os.replace(partial, filepath)
+            move_into_place(partial, filepath)
         trainer.strategy.barrier("LastCheckpoint._save_checkpoint")
         # the rest as in ModelCheckpoint._save_checkpoint, once the file has its name
         self._last_global_step_saved = trainer.global_step

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from pytorch_lightning.cli import LightningCLI
 
+from colorgan.checkpoint import checkpoint_damage
 from colorgan.errors import ColorganError
 from colorgan.resources import resource_dir
 from colorgan.training.callbacks import LogColorizations, LoggerSaveConfigCallback, TestReport
@@ -26,6 +27,8 @@ __all__ = ["ColorGANCLI", "bundled_configs", "config_path", "configs_dir", "reso
 
 HEADLINE_CONFIGS = ("quickstart", "flowers_masks")
 """Listed first where colorgan names its bundled configs."""
+LIGHTNING_CKPT_KEYWORDS = ("best", "hpc", "registry")
+"""``ckpt_path`` values that Lightning resolves itself (also as ``registry:...``; ``last`` is colorgan's)."""
 _CONFIG_NAME = re.compile(r"[\w.-]+")
 _CONFIG_FILE = re.compile(r"[^\s:{}\[\],]+\.ya?ml")
 
@@ -61,6 +64,16 @@ class ColorGANCLI(LightningCLI):
             warnings.filterwarnings("ignore", message=r".*'train_dataloader' does not have many workers.*")
         if config.get("ckpt_path") == "last":
             _resume_last(config)
+
+    def _parse_ckpt_path(self) -> None:
+        # Lightning reads a --ckpt_path file's hyperparameters here, before any hook: a missing or damaged file is
+        # one line, not torch's traceback. Remote stores and Lightning's keywords stay Lightning's.
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if (isinstance(ckpt_path, str) and ckpt_path != "last" and "://" not in ckpt_path
+                and ckpt_path.split(":", 1)[0] not in LIGHTNING_CKPT_KEYWORDS):
+            _check_checkpoint(Path(ckpt_path))
+        super()._parse_ckpt_path()
 
 
 def _bf16_gpu(accelerator: Any) -> bool:
@@ -106,6 +119,14 @@ def _resume_last(config: Any) -> None:
     if not candidates:
         raise ColorganError(f"--ckpt_path last: no last.ckpt under {root}/version_*/checkpoints; run fit first")
     newest = candidates[-1]
+    if (why := checkpoint_damage(newest)) is not None:  # e.g. a kill during a save by colorgan < 0.3
+        intact = _newest_intact(newest.parent)
+        if intact is None:
+            raise ColorganError(f"--ckpt_path last: {newest} is damaged ({why}) and no other checkpoint in its "
+                                f"folder is intact; start a new fit")
+        print(f"colorgan: {newest} is damaged ({why}); resuming from {intact.name}, the newest intact checkpoint "
+              f"beside it", file=sys.stderr)
+        newest = intact
     version = re.fullmatch(r"version_(\d+)", newest.parent.parent.name)
     args.version = int(version.group(1)) if version else newest.parent.parent.name
     # CSVLogger deletes an existing metrics.csv when it reopens a folder: keep the earlier legs' metrics aside.
@@ -119,6 +140,24 @@ def _resume_last(config: Any) -> None:
     # ... which also makes Lightning's "folder exists and is not empty" warnings expected here, not alarming
     warnings.filterwarnings("ignore", message=r".*exists and is not empty.*")
     print(f"colorgan: resuming from {newest}", file=sys.stderr)
+
+
+def _newest_intact(folder: Path) -> Path | None:
+    """The most recently written checkpoint in ``folder`` that is intact (see :func:`checkpoint_damage`)."""
+    # last.ckpt and a periodic checkpoint of the same step share an mtime: last.ckpt first
+    files = sorted((p for p in folder.glob("*.ckpt") if p.is_file()),
+                   key=lambda p: (p.stat().st_mtime_ns, p.name.startswith("last")), reverse=True)
+    return next((p for p in files if checkpoint_damage(p) is None), None)
+
+
+def _check_checkpoint(path: Path) -> None:
+    """One line instead of Lightning's traceback for a ``--ckpt_path`` that is missing or damaged."""
+    if not path.is_file():
+        raise ColorganError(f"--ckpt_path {path}: no such file")
+    if (why := checkpoint_damage(path)) is not None:
+        intact = _newest_intact(path.parent)
+        hint = f"the newest intact checkpoint beside it is {intact}" if intact else "no checkpoint beside it is intact"
+        raise ColorganError(f"--ckpt_path {path} is damaged ({why}); {hint}")
 
 
 def configs_dir() -> Path:
