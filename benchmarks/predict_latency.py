@@ -113,7 +113,7 @@ def main() -> None:
 
             def one_file() -> None:
                 summary = colorize_files([source], mask="stripes", generator=generator, size=args.size,  # noqa: B023
-                                         out_dir=tmp / "out", progress=False)
+                                         out_dir=tmp / "out", progress=False, overwrite=True)
                 assert summary.ok
 
             file_times = timed(one_file, args.runs)
