@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from colorgan.errors import ColorganError
+from colorgan.errors import ColorganError, printable
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 """Suffixes of the image files colorgan reads (photos and masks alike), lower case."""
@@ -111,7 +111,7 @@ def find_images(root: str | Path) -> list[Path]:
                 if file not in found or rank < found[file]:
                     found[file] = rank
     for error in unreadable:
-        warnings.warn(f"skipping folder {error.filename}: cannot read it ({error.strerror})", stacklevel=2)
+        warnings.warn(f"skipping folder {printable(error.filename)}: cannot read it ({error.strerror})", stacklevel=2)
     return sorted(path for _, path in found.values())
 
 
@@ -129,12 +129,14 @@ def screen_images(files: list[Path], min_size: int) -> list[Path]:
             with Image.open(path) as image:
                 size, mode = image.size, image.mode
         except READ_ERRORS as error:
-            warnings.warn(f"skipping {path}: not a readable image ({error})", stacklevel=2)
+            warnings.warn(f"skipping {printable(path)}: not a readable image ({error})", stacklevel=2)
             continue
         if mode in GRAYSCALE_MODES:
-            warnings.warn(f"skipping {path}: grayscale image (mode {mode}) has no color to learn from", stacklevel=2)
+            warnings.warn(f"skipping {printable(path)}: grayscale image (mode {mode}) has no color to learn from",
+                          stacklevel=2)
         elif min(size) < min_size:
-            warnings.warn(f"skipping {path}: {size[0]}x{size[1]} is smaller than {min_size} px", stacklevel=2)
+            warnings.warn(f"skipping {printable(path)}: {size[0]}x{size[1]} is smaller than {min_size} px",
+                          stacklevel=2)
         else:
             kept.append(path)
     return kept
@@ -201,7 +203,7 @@ class ImageFolderDataset(Dataset):
             image = open_rgb(path, draft_size=self.load_size)
         except READ_ERRORS as error:
             if index not in self._bad:
-                warnings.warn(f"skipping {path}: cannot decode ({error})", stacklevel=2)
+                warnings.warn(f"skipping {printable(path)}: cannot decode ({error})", stacklevel=2)
                 self._bad.add(index)
             return None
         scale = self.load_size / min(image.size)

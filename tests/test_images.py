@@ -142,3 +142,11 @@ def test_find_images_warns_naming_a_folder_it_cannot_read(tmp_path, monkeypatch)
             assert find_images(root) == [root / "photo_00.png"]
     finally:
         locked.chmod(0o755)
+
+
+def test_skip_warnings_show_names_that_are_not_utf8_by_their_bytes(tmp_path):
+    bad = tmp_path / os.fsdecode(b"caf\xe9.jpg")
+    bad.write_bytes(b"not an image")
+    with pytest.warns(UserWarning, match=r"skipping .*caf\\xe9\.jpg: not a readable image") as caught:
+        assert screen_images([bad], 8) == []
+    str(caught[0].message).encode("utf-8")  # printable under a strict UTF-8 stream

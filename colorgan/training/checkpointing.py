@@ -9,6 +9,7 @@ it. The README's test and export commands name ``last.ckpt``.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 from weakref import proxy
@@ -32,6 +33,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     - saves ``last.ckpt`` when training ends at a step that no checkpoint holds yet (at the end of the final epoch,
       or, where the fit stops otherwise, when training ends);
+    - saves ``last.ckpt`` every ``last_every_minutes`` of training (5 by default), between batches;
     - saves ``last.ckpt`` on Ctrl-C (``KeyboardInterrupt``) when the interrupt came between two training batches or
       before the first optimizer step of a batch (the weights then match the saved loop state; after one of a batch's
       two optimizer steps they would not, and ``last.ckpt`` keeps the previous save);
@@ -44,9 +46,21 @@ class LastCheckpoint(ModelCheckpoint):
 
     _batch_end_step = 0  # global_step when the latest training batch ended
 
+    def __init__(self, *args: Any, last_every_minutes: float | None = 5.0, **kwargs: Any) -> None:
+        """``last_every_minutes``: also save ``last.ckpt`` at the end of the first training batch that ends this
+        many minutes after the previous save (None: never), so a kill loses at most that much training however
+        long an epoch is. Lightning's own ``train_time_interval`` is ignored under manual optimization, which
+        ColorGAN uses. The other arguments are ``ModelCheckpoint``'s."""
+        super().__init__(*args, **kwargs)
+        if last_every_minutes is not None and last_every_minutes <= 0:
+            raise ValueError(f"last_every_minutes must be positive or None, got {last_every_minutes}")
+        self.last_every_minutes = last_every_minutes
+        self._last_save_time = time.monotonic()
+
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         super().on_train_start(trainer, pl_module)
         self._batch_end_step = trainer.global_step
+        self._last_save_time = time.monotonic()
         if trainer.is_global_zero and self.dirpath and _is_local_file_protocol(self.dirpath):
             for partial in Path(self.dirpath).glob(f".*{self.FILE_EXTENSION}{PARTIAL}"):  # left by a killed save
                 partial.unlink(missing_ok=True)
@@ -54,6 +68,10 @@ class LastCheckpoint(ModelCheckpoint):
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         self._batch_end_step = trainer.global_step
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if self.last_every_minutes is not None and self._last_is_stale(trainer):
+            due = time.monotonic() - self._last_save_time >= 60 * self.last_every_minutes
+            if trainer.strategy.broadcast(due):  # rank 0's clock decides, so that all ranks save together
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         super().on_train_epoch_end(trainer, pl_module)
@@ -102,6 +120,7 @@ class LastCheckpoint(ModelCheckpoint):
         if trainer.is_global_zero:
             move_into_place(partial, filepath)
         trainer.strategy.barrier("LastCheckpoint._save_checkpoint")
+        self._last_save_time = time.monotonic()
         # the rest as in ModelCheckpoint._save_checkpoint, once the file has its name
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath

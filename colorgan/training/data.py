@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from colorgan.color import rgb_to_lab_norm
-from colorgan.errors import ColorganError
+from colorgan.errors import ColorganError, printable
 from colorgan.evaluation.protocol import ProtocolDataset
 from colorgan.images import IMAGE_SUFFIXES, ImageFolderDataset, PackedImages, find_images, screen_images
 from colorgan.masks import MaskSampler, load_mask
@@ -51,7 +51,7 @@ def resolve_data_dir(dataset: DatasetName, data_dir: str | None, download: bool 
     root = Path(data_dir).expanduser()
     if dataset == "folder":
         if not root.is_dir():
-            raise ColorganError(f"image folder {root} does not exist")
+            raise ColorganError(f"image folder {printable(root)} does not exist")
         return root
     info = NAMED_DATASETS[dataset]
     folder = root / str(info["folder"])
@@ -148,10 +148,12 @@ class ColorizationDataModule(pl.LightningDataModule):
         root = resolve_data_dir(self.dataset, self.data_dir, download=False)
         files = find_images(root)
         if not files:
-            raise ColorganError(f"no images found in {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+            suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+            raise ColorganError(f"no images found in {printable(root)} (looked for {suffixes})")
         files = screen_images(files, self.min_image_size)
         if not files:
-            raise ColorganError(f"none of the images in {root} is a usable color photo (see the warnings above)")
+            raise ColorganError(f"none of the images in {printable(root)} is a usable color photo (see the warnings "
+                                f"above)")
         generator = torch.Generator().manual_seed(self.split_seed)
         order = [files[i] for i in torch.randperm(len(files), generator=generator).tolist()]
         n_val = max(1, round(self.val_fraction * len(files))) if len(files) > 1 else 0

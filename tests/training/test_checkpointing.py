@@ -14,6 +14,7 @@ from conftest import CONFIGS
 from colorgan.checkpoint import checkpoint_damage
 from colorgan.cli import main
 from colorgan.training.checkpointing import LastCheckpoint
+from colorgan.training.module import ColorGAN
 
 TINY = str(CONFIGS / "tiny.yaml")
 
@@ -106,3 +107,20 @@ def test_kill_9_during_training_leaves_only_intact_checkpoints(image_dir, workdi
         process.wait()
     saved = [p for p in checkpoints.iterdir() if not p.name.startswith(".")]
     assert len(saved) >= 3 and all(checkpoint_damage(p) is None for p in saved)
+
+
+@pytest.mark.parametrize("minutes", ["1e-6", "null"])
+def test_last_is_saved_every_few_minutes_between_periodic_checkpoints(minutes, image_dir, workdir, monkeypatch):
+    def killed(module, batch, batch_idx):
+        if module.global_step == 6:  # in the second epoch, long before the periodic checkpoint of epoch 5
+            raise SystemExit(137)
+
+    monkeypatch.setattr(ColorGAN, "on_train_batch_start", killed, raising=False)
+    with pytest.raises(SystemExit):
+        _fit(image_dir, "--trainer.max_epochs", "10", "--checkpoint.every_n_epochs", "5",
+             "--checkpoint.last_every_minutes", minutes)
+    last = workdir / "runs" / "tiny" / "version_0" / "checkpoints" / "last.ckpt"
+    if minutes == "null":  # Lightning's cadence alone: the kill loses everything
+        assert not last.exists()
+    else:
+        assert _step(last) == 6
