@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-MODULES = ["colorgan.color", "colorgan.models.layers", "colorgan.inference"]
+MODULES = ["colorgan.color", "colorgan.hints", "colorgan.models.layers", "colorgan.inference"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,207 @@
+"""User color hints inside the mask: which color, not only where (torch only, no Lightning).
+
+A generator takes hints through its condition input as three channels, the layout of Zhang et al.'s SIGGRAPH 2017
+model:
+
+- ``condition[:, 0:2]``: normalized (a, b) of each hint (see :mod:`colorgan.color`), spread over its square
+  patch; 0 where there is no hint.
+- ``condition[:, 2:3]``: the hint mask, 1 where a hint is given, else 0.
+
+A hint is a square patch of ``size`` pixels whose top-left corner is at (row, col) (colorization-pytorch's
+placement). Its pixels are clipped to the image and to the color mask (``mask > 0``), so no hinted pixel is ever
+outside the mask, and a hint whose corner pixel is outside the mask is dropped. Where patches overlap, their
+values are averaged.
+
+:func:`sample_hints` draws hints from the truth for training and evaluation; :func:`hints_from_points` builds the
+same condition from explicit hints (``colorgan predict --hint``). Both are batched on the inputs' device without
+host syncs: every image gets ``max_count`` candidate hints and keeps the first ``count`` by a comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+HINT_CHANNELS = 3
+"""Condition channels of a hinted generator: (a, b, hint mask)."""
+HINT_P = 1 / 8
+"""Default parameter of the geometric hint count: P(count = k) = p (1 - p)^k, so 1/8 of images get no hint and the
+mean is 7 (colorization-pytorch's choice)."""
+HINT_SIZES = tuple(range(1, 10))
+"""Default patch sides in pixels, drawn uniformly (colorization-pytorch's 1-9)."""
+MAX_HINTS = 64
+"""Default cap on the hints of one training image; the geometric count exceeds it with probability (7/8)^64 ~ 2e-4."""
+
+__all__ = ["HINT_CHANNELS", "HINT_P", "HINT_SIZES", "MAX_HINTS", "Hint", "hint_counts", "hints_from_points",
+           "paint_hints", "sample_hints"]
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One explicit hint at the generator's working resolution.
+
+    Args:
+        row, col: the patch's top-left pixel (it must lie inside the mask for the hint to count).
+        ab: normalized (a, b) of the hinted color.
+        size: the patch side in pixels (training draws 1-9).
+    """
+
+    row: int
+    col: int
+    ab: tuple[float, float]
+    size: int = 5
+
+
+def hint_counts(n: int, *, p: float = HINT_P, max_count: int = MAX_HINTS, device: torch.device | str = "cpu",
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """(n,) long hint counts, geometric with parameter ``p`` (P(k) = p (1 - p)^k, k >= 0), capped at ``max_count``.
+
+    Example:
+        >>> hint_counts(3, p=1.0).tolist()
+        [0, 0, 0]
+    """
+    if not 0 < p <= 1:
+        raise ValueError(f"the hint probability p must be in (0, 1], got {p}")
+    if p == 1:
+        return torch.zeros(n, dtype=torch.long, device=device)
+    # Inverse CDF: P(count >= k) = P(u <= (1 - p)^k) = (1 - p)^k.
+    u = torch.rand(n, device=device, generator=generator).clamp_min(torch.finfo(torch.float32).tiny)
+    return (torch.log(u) / math.log1p(-p)).floor().clamp(max=max_count).long()
+
+
+def _box_sum(x: torch.Tensor, size: int, anchor: str) -> torch.Tensor:
+    """Sums of (B, C, H, W) ``x`` over size x size windows, (B, C, H, W); zeros beyond the border.
+
+    ``anchor="corner"``: the window whose top-left pixel is each pixel (a patch's content, read at its corner);
+    ``anchor="footprint"``: the window whose bottom-right pixel is each pixel (how many corners cover it).
+    """
+    if size == 1:
+        return x
+    pad = (0, size - 1, 0, size - 1) if anchor == "corner" else (size - 1, 0, size - 1, 0)
+    return F.avg_pool2d(F.pad(x, pad), size, stride=1, divisor_override=1)
+
+
+def paint_hints(mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, sizes: torch.Tensor,
+                keep: torch.Tensor, ab: torch.Tensor | None = None, values: torch.Tensor | None = None,
+                size_set: Sequence[int] = HINT_SIZES) -> torch.Tensor:
+    """The (B, 3, H, W) hint condition of K candidate hints per image.
+
+    Args:
+        mask: (B, 1, H, W) color mask; hinted pixels are clipped to ``mask > 0``.
+        rows, cols: (B, K) long top-left pixels of the patches, in [0, H) and [0, W).
+        sizes: (B, K) long patch sides, each one of ``size_set``.
+        keep: (B, K) bool, which candidates are hints; those whose corner is outside the mask are dropped too.
+        ab: (B, 2, H, W) truth; each hint then carries the mean of ``ab`` over its patch (within the mask).
+        values: (B, 2, K) explicit normalized (a, b) of each hint, instead of ``ab``.
+        size_set: every size that ``sizes`` may hold (the loop over it is fixed, not data-dependent).
+
+    Returns:
+        (B, 3, H, W) in the mask's dtype: (a, b) spread over each kept patch (averaged where patches overlap) and
+        the hint mask; exactly 0 outside the mask.
+    """
+    if (ab is None) == (values is None):
+        raise ValueError("pass exactly one of ab (hints carry its patch means) and values (explicit colors)")
+    n, _, height, width = mask.shape
+    inside = (mask > 0).to(torch.float32)
+    index = rows * width + cols  # (B, K) flat pixel of each corner
+    keep = keep & (inside.flatten(1).gather(1, index) > 0)
+    total = mask.new_zeros(n, 2, height, width, dtype=torch.float32)  # sum of the values of the covering patches
+    cover = mask.new_zeros(n, 1, height, width, dtype=torch.float32)  # how many patches cover each pixel
+    for size in size_set:
+        chosen = (keep & (sizes == size)).to(torch.float32)  # (B, K)
+        if ab is not None:
+            # The mean truth over the patch's pixels inside the mask; the corner is inside, so the count is >= 1.
+            sums = _box_sum(torch.cat([ab.float() * inside, inside], dim=1), size, "corner").flatten(2)
+            at_corner = sums.gather(2, index[:, None].expand(-1, 3, -1))  # (B, 3, K)
+            patch_values = at_corner[:, :2] / at_corner[:, 2:].clamp_min(1.0)
+        else:
+            patch_values = values.float()
+        corners = inside.new_zeros(n, 3, height * width)
+        corners.scatter_add_(2, index[:, None].expand(-1, 3, -1),
+                             torch.cat([patch_values * chosen[:, None], chosen[:, None]], dim=1))
+        spread = _box_sum(corners.view(n, 3, height, width), size, "footprint")
+        total, cover = total + spread[:, :2], cover + spread[:, 2:]
+    hinted = (cover > 0.5) & (inside > 0)  # counts are whole numbers; 0.5 is safe against float noise
+    hint_ab = torch.where(hinted, total / cover.clamp_min(1.0), 0.0)
+    return torch.cat([hint_ab, hinted.to(torch.float32)], dim=1).to(mask.dtype)
+
+
+def _uniform_in_mask(inside: torch.Tensor, count: int, generator: torch.Generator | None) -> torch.Tensor:
+    """(B, K=count) flat indices drawn uniformly among the pixels where (B, H*W) ``inside`` is 1.
+
+    Inverse CDF by ``searchsorted`` on the cumulative pixel count: no host sync (``torch.multinomial`` would refuse
+    an all-gray mask). An image without mask pixels gets index H*W - 1, which :func:`paint_hints` then drops.
+    """
+    cdf = inside.cumsum(dim=1)  # (B, HW), whole numbers up to the mask's pixel count
+    u = torch.rand(inside.shape[0], count, device=inside.device, generator=generator)
+    target = u * cdf[:, -1:]  # in [0, pixels): the first pixel whose cdf exceeds it is a mask pixel
+    return torch.searchsorted(cdf, target, right=True).clamp_(max=inside.shape[1] - 1)
+
+
+def sample_hints(ab: torch.Tensor, mask: torch.Tensor, *, p: float = HINT_P, max_count: int = MAX_HINTS,
+                 sizes: Sequence[int] = HINT_SIZES, count: int | torch.Tensor | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Hints drawn from the truth, as a (B, 3, H, W) condition (see the module docstring).
+
+    Per image, the number of hints is drawn by :func:`hint_counts`, unless ``count`` fixes it (an int for all
+    images, or a (B,) tensor). Each hint is a square patch of a side drawn uniformly from ``sizes``, its top-left
+    pixel drawn uniformly among the mask's pixels, and it carries the mean true ab of its patch (over the patch's
+    pixels inside the mask).
+
+    Args:
+        ab: (B, 2, H, W) normalized true chroma.
+        mask: (B, 1, H, W) color mask in [0, 1]; hints only where ``mask > 0``.
+        p: geometric parameter in (0, 1].
+        max_count: candidate hints per image (with ``count``: at least the largest count).
+        sizes: patch sides in pixels.
+        count: fixed hint counts instead of the geometric draw (evaluation).
+        generator: random source on ``ab``'s device (a fixed seed makes the hints reproducible).
+
+    Returns:
+        (B, 3, H, W) in ``mask``'s dtype on ``ab``'s device.
+
+    Example:
+        >>> ab, mask = torch.rand(1, 2, 8, 8) - 0.5, torch.ones(1, 1, 8, 8)
+        >>> int(sample_hints(ab, mask, count=0)[:, 2].sum())
+        0
+    """
+    if max_count < 0 or not sizes or min(sizes) < 1:
+        raise ValueError(f"max_count must be >= 0 and sizes >= 1, got {max_count} and {tuple(sizes)}")
+    n, _, height, width = mask.shape
+    device = ab.device
+    if count is None:
+        counts = hint_counts(n, p=p, max_count=max_count, device=device, generator=generator)
+    else:
+        counts = torch.as_tensor(count, device=device).long().expand(n)
+        if isinstance(count, int):
+            max_count = max(max_count, count)
+    index = _uniform_in_mask((mask > 0).flatten(1).to(torch.float32), max_count, generator)
+    size_table = torch.tensor(list(sizes), device=device)
+    size = size_table[torch.randint(len(size_table), (n, max_count), device=device, generator=generator)]
+    keep = torch.arange(max_count, device=device)[None] < counts[:, None]
+    return paint_hints(mask, index // width, index % width, size, keep, ab=ab, size_set=tuple(sizes))
+
+
+def hints_from_points(hints: Sequence[Hint], mask: torch.Tensor) -> torch.Tensor:
+    """The (B, 3, H, W) condition of explicit ``hints``, the same for every image of ``mask`` (B, 1, H, W).
+
+    Each hint's color fills its patch (clipped to the image and the mask); a hint whose top-left pixel is outside
+    the mask, or outside the image, is dropped. No hints: an all-zero condition.
+    """
+    n, _, height, width = mask.shape
+    device = mask.device
+    if not hints:
+        return mask.new_zeros(n, HINT_CHANNELS, height, width)
+    if any(h.size < 1 for h in hints):
+        raise ValueError(f"hint sizes must be >= 1, got {[h.size for h in hints]}")
+    rows = torch.tensor([[h.row for h in hints]], device=device).expand(n, -1)
+    cols = torch.tensor([[h.col for h in hints]], device=device).expand(n, -1)
+    on_image = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    sizes = torch.tensor([[h.size for h in hints]], device=device).expand(n, -1)
+    values = torch.tensor([[h.ab[0] for h in hints], [h.ab[1] for h in hints]], device=device)
+    return paint_hints(mask, rows.clamp(0, height - 1), cols.clamp(0, width - 1), sizes, on_image,
+                       values=values[None].expand(n, -1, -1), size_set=sorted({h.size for h in hints}))
