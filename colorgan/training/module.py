@@ -15,6 +15,7 @@ from colorgan.errors import ColorganError
 from colorgan.evaluation.baselines import gray_baseline, mean_color_baseline
 from colorgan.evaluation.metrics import ColorizationMetrics
 from colorgan.evaluation.scores import colorfulness, mask_leak, scored_rgb
+from colorgan.hints import HINT_CHANNELS, HINT_P, sample_hints
 from colorgan.models import PatchDiscriminator, UNetGenerator, network_spec
 from colorgan.training.losses import AdversarialLoss, masked_l1
 from colorgan.training.objectives import GANObjective
@@ -52,17 +53,28 @@ class ColorGAN(pl.LightningModule):
         lr_discriminator: Adam learning rate of the discriminator (TTUR: often 2-4x the generator's).
         betas: Adam betas of both optimizers.
         ema_decay: decay of the generator's exponential moving average, used for validation and export (0: off).
+        hints: train with user color hints (:mod:`colorgan.hints`): the generator takes them as 3 condition
+            channels (``condition_channels: 3``; the default generator gets them), each training batch draws hints
+            from the truth on the device, validation batches draw them with a fixed seed (the batch index) and
+            test batches get none (so test scores compare with a model trained without hints). The
+            discriminator does not see the hints; the masked L1/L2 is unchanged.
+        hint_p: parameter of the geometric number of hints per image (1/8: mean 7, one image in 8 without any).
     """
 
     def __init__(self, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
                  adversarial_loss: AdversarialLoss = "lsgan", adversarial_weight: float = 1.0, l1_weight: float = 10.0,
                  l2_weight: float = 10.0, gp_weight: float = 10.0, n_critic: int = 1, lr_generator: float = 2e-4,
                  lr_discriminator: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
-                 ema_decay: float = 0.999, lr_encoder: float | None = None) -> None:
+                 ema_decay: float = 0.999, lr_encoder: float | None = None, hints: bool = False,
+                 hint_p: float = HINT_P) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["generator", "discriminator"])
         self.automatic_optimization = False
-        self.generator = generator if generator is not None else UNetGenerator()
+        self.generator = generator if generator is not None else UNetGenerator(
+            condition_channels=HINT_CHANNELS if hints else 0)
+        _check_hint_channels(self.generator, hints)
+        if not 0 < hint_p <= 1:
+            raise ColorganError(f"model.hint_p must be in (0, 1], got {hint_p}")
         self.discriminator = discriminator if discriminator is not None else PatchDiscriminator()
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {n_critic}")
@@ -101,9 +113,28 @@ class ColorGAN(pl.LightningModule):
             return [{"params": rest}]
         return [{"params": rest}, {"params": encoder, "lr": lr_encoder}]
 
-    def forward(self, L: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: N803
-        """ab of (L, mask) from the EMA generator (the one that is validated and exported)."""
-        return self.ema_generator(L, mask)
+    def forward(self, L: torch.Tensor, mask: torch.Tensor,  # noqa: N803
+                condition: torch.Tensor | None = None) -> torch.Tensor:
+        """ab of (L, mask[, hint condition]) from the EMA generator (the one that is validated and exported).
+
+        A hinted model without ``condition`` colorizes without hints.
+        """
+        if condition is None:
+            condition = self._hints(None, mask, seed=None)
+        return _generate(self.ema_generator, L, mask, condition)
+
+    def _hints(self, ab: torch.Tensor | None, mask: torch.Tensor, seed: int | None) -> torch.Tensor | None:
+        """The hint condition (B, 3, H, W) of a batch, None for a model without hints.
+
+        Drawn from ``ab`` on the batch's device (``seed`` fixes them, None takes the global random state); no
+        ``ab``: no hints, an all-zero condition.
+        """
+        if not self.hparams.get("hints", False):
+            return None
+        if ab is None:
+            return mask.new_zeros(mask.shape[0], HINT_CHANNELS, *mask.shape[-2:])
+        generator = None if seed is None else torch.Generator(device=mask.device).manual_seed(seed)
+        return sample_hints(ab, mask, p=self.hparams.hint_p, generator=generator)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         g_opt, d_opt = self.optimizers()
@@ -111,7 +142,8 @@ class ColorGAN(pl.LightningModule):
         with torch.no_grad():  # on the device, no host sync
             self._train_ab_sum = self._train_ab_sum.to(L.device) + torch.cat(
                 [(ab * mask).sum(dim=(0, 2, 3)), mask.sum().view(1)]).double()
-        fake_ab = self.generator(L, mask)
+            condition = self._hints(ab, mask, seed=None)
+        fake_ab = _generate(self.generator, L, mask, condition)
 
         if self.objective.adversarial:
             with self.toggled_optimizer(d_opt):
@@ -164,9 +196,10 @@ class ColorGAN(pl.LightningModule):
 
     # --- evaluation ----------------------------------------------------------------------------------------------
 
-    def _score_batch(self, batch: dict[str, torch.Tensor], stage: str) -> dict[str, torch.Tensor]:
+    def _score_batch(self, batch: dict[str, torch.Tensor], stage: str, batch_idx: int) -> dict[str, torch.Tensor]:
         L, ab, mask = batch["L"], batch["ab"], batch["mask"]  # noqa: N806
-        fake_ab = self.ema_generator(L, mask).float()
+        condition = self._hints(ab if stage == "val" else None, mask, seed=batch_idx)
+        fake_ab = _generate(self.ema_generator, L, mask, condition).float()
         pred = scored_rgb(L, fake_ab)  # exactly gray where ab is 0 (lab_norm_to_rgb leaves ~1e-7 of color there)
         target = scored_rgb(L, ab * mask)  # the truth of a partial colorization is gray outside the mask
         image_metrics = self.val_metrics if stage == "val" else self.test_metrics
@@ -188,10 +221,10 @@ class ColorGAN(pl.LightningModule):
         return {"ab": fake_ab, "rgb": pred, "target": target}
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
-        return self._score_batch(batch, "val")
+        return self._score_batch(batch, "val", batch_idx)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
-        return self._score_batch(batch, "test")
+        return self._score_batch(batch, "test", batch_idx)
 
     def on_test_epoch_end(self) -> None:
         # test/<family>/<score> and test/all/<score> (evaluation/metrics.py); compute() has already synced ranks.
@@ -238,3 +271,21 @@ class ColorGAN(pl.LightningModule):
         section = checkpoint.get("colorgan", {})
         self._ema_updates = int(section.get("ema_updates", 0))
         self._train_ab_sum = torch.tensor(section.get("train_ab_sum", [0.0, 0.0, 0.0]), dtype=torch.float64)
+
+
+def _generate(generator: nn.Module, L: torch.Tensor, mask: torch.Tensor,  # noqa: N803
+              condition: torch.Tensor | None) -> torch.Tensor:
+    """``generator(L, mask[, condition])``: generators without a condition input keep their two-argument call."""
+    return generator(L, mask) if condition is None else generator(L, mask, condition)
+
+
+def _check_hint_channels(generator: nn.Module, hints: bool) -> None:
+    """Refuse a generator whose condition input does not fit ``hints`` (3 channels with hints, none without)."""
+    channels = getattr(generator, "condition_channels", 0)
+    if hints and channels != HINT_CHANNELS:
+        raise ColorganError(f"model.hints is true, but the generator takes {channels} condition channels; hints need "
+                            f"{HINT_CHANNELS} (a, b and the hint mask): add condition_channels: {HINT_CHANNELS} to "
+                            f"the generator's init_args")
+    if not hints and channels:
+        raise ColorganError(f"the generator takes {channels} condition channels, but model.hints is false; set "
+                            f"model.hints: true (for {HINT_CHANNELS} channels) or remove condition_channels")

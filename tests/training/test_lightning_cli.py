@@ -281,3 +281,19 @@ def test_ctrl_c_between_the_two_optimizer_steps_keeps_the_previous_last(image_di
     signal.signal(signal.SIGINT, signal.default_int_handler)
     checkpoints = workdir / "runs" / "tiny" / "version_0" / "checkpoints"
     assert torch.load(checkpoints / "last.ckpt", weights_only=True)["global_step"] == 8
+
+
+def test_fit_with_hints_and_a_generator_without_hint_channels(image_dir, workdir, capsys):
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--model.hints", "true",
+                 "--model.generator.init_args.condition_channels", "3"]) == 0
+    run = workdir / "runs" / "tiny" / "version_0"
+    metrics = _metrics(run)
+    assert len(metrics["train/g_l1"]) == 2 and metrics["val/leak"] == [0.0]
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert checkpoint["colorgan"]["generator"]["init_args"]["condition_channels"] == 3
+    assert checkpoint["hyper_parameters"]["hints"] is True
+    capsys.readouterr()
+    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--model.hints", "true"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("colorgan: error: model.hints is true, but the generator takes 0 condition channels")
+    assert "\n" not in err

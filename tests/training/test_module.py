@@ -186,3 +186,51 @@ def test_divergence_keeps_the_last_finite_checkpoint(image_dir, tmp_path):
     checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=True)
     assert checkpoint["epoch"] == 0
     assert all(torch.isfinite(v).all() for v in checkpoint["state_dict"].values() if v.is_floating_point())
+
+
+class _Recorder(UNetGenerator):
+    """A hinted U-Net that records the hint channels it was called with."""
+
+    def __init__(self) -> None:
+        super().__init__(base_channels=4, depth=3, max_channels=16, condition_channels=3)
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, L, mask, condition=None):  # noqa: N803
+        self.seen.append(condition.detach().clone())
+        return super().forward(L, mask, condition)
+
+
+def test_hints_reach_the_generator_in_training_and_validation_is_seeded(image_dir):
+    model = ColorGAN(_Recorder(), PatchDiscriminator(base_channels=4, num_layers=2, max_channels=16), hints=True,
+                     hint_p=0.05)  # few images without hints
+    _fit(model, image_dir, steps=2)
+    train = model.generator.seen
+    assert len(train) == 2 and all(c.shape[1] == 3 for c in train)
+    assert any(c[:, 2].sum() > 0 for c in train)  # hints drawn from the truth ...
+    first_val = model.ema_generator.seen[-1]
+    assert first_val[:, 2].sum() > 0
+    trainer = pl.Trainer(accelerator="cpu", logger=False, limit_val_batches=1, enable_progress_bar=False,
+                         enable_model_summary=False)
+    dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=2, num_workers=0, val_fraction=0.25)
+    trainer.validate(model, dm, verbose=False)
+    assert torch.equal(model.ema_generator.seen[-1], first_val)  # ... validation's with a fixed seed
+    trainer.test(model, dm, verbose=False)
+    assert (model.ema_generator.seen[-1] == 0).all()  # test batches: no hints
+
+
+@pytest.mark.parametrize(("channels", "hints", "message"), [
+    (0, True, "model.hints is true, but the generator takes 0 condition channels; hints need 3"),
+    (3, False, "the generator takes 3 condition channels, but model.hints is false")])
+def test_hint_channels_must_fit_the_generator(channels, hints, message):
+    from colorgan.errors import ColorganError
+
+    with pytest.raises(ColorganError, match=re.escape(message)) as caught:
+        ColorGAN(UNetGenerator(base_channels=4, depth=3, max_channels=16, condition_channels=channels), hints=hints)
+    assert "\n" not in str(caught.value)
+
+
+def test_default_generator_takes_hints_when_asked():
+    model = ColorGAN(hints=True).eval()
+    assert model.generator.condition_channels == 3
+    L, mask = torch.zeros(1, 1, 32, 32), torch.ones(1, 1, 32, 32)  # noqa: N806
+    assert model(L, mask).shape == (1, 2, 32, 32)  # no condition: colorized without hints
