@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import importlib
 import json
 import os
@@ -68,8 +69,11 @@ def replace_atomically(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder as the target: os.replace is only atomic within one filesystem. Hidden, so globs skip it.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp" + path.suffix)
+    _remove_orphans(path)
+    # Same folder as the target: os.replace is only atomic within one filesystem. Hidden, so globs skip it. The
+    # writer's pid in the name tells a later writer whether the file is an orphan. The suffix stays the target's,
+    # for writers that pick the format by it (Pillow).
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.{os.getpid()}.", suffix=".tmp" + path.suffix)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -77,6 +81,27 @@ def replace_atomically(path: str | Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _remove_orphans(path: Path) -> None:
+    """Remove the temporary files of ``path`` that a killed process left (:func:`replace_atomically`'s names,
+    whose writer pid is no longer running on this machine), so that kills never accumulate hidden files."""
+    prefix = f".{path.stem}."
+    for orphan in path.parent.glob(f"{glob.escape(prefix)}*.tmp{glob.escape(path.suffix)}"):
+        pid = orphan.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                orphan.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, under another user (PermissionError), or the platform cannot tell
+        return True
+    return True
 
 
 def move_into_place(tmp: str | Path, path: str | Path) -> None:

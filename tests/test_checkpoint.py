@@ -276,3 +276,26 @@ def test_every_architecture_loads_exports_and_colorizes_without_lightning(ckpt: 
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_replace_atomically_removes_what_killed_writers_left_and_only_that(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # noqa: S603
+    try:
+        target = tmp_path / "photo_color.png"
+        orphan = tmp_path / f".photo_color.{dead.pid}.abc123.tmp.png"  # kill -9 during an earlier write
+        in_progress = tmp_path / f".photo_color.{alive.pid}.def456.tmp.png"  # another process writing right now
+        other = tmp_path / f".other.{dead.pid}.abc123.tmp.png"  # another output's: not this write's business
+        for file in (orphan, in_progress, other):
+            file.write_bytes(b"partial")
+        with replace_atomically(target) as tmp:
+            tmp.write_bytes(b"new")
+        assert not orphan.exists()
+        assert in_progress.exists() and other.exists() and target.read_bytes() == b"new"
+    finally:
+        alive.kill()
+        alive.wait()
