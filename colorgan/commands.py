@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from colorgan.checkpoint import DEFAULT_SIZE, export_generator, find_latest_checkpoint, load_generator
 from colorgan.errors import ColorganError, printable
+from colorgan.hints import USER_HINT_SIZE, UserHint, load_hints, parse_hint
 from colorgan.inference import colorize_files, plan_outputs, resolve_device
 from colorgan.masks import LIBRARY, write_library
 
@@ -48,6 +49,13 @@ def _predict_parser() -> argparse.ArgumentParser:
                         help="soften the mask edge over PX pixels on each side (default 0: hard edge)")
     parser.add_argument("--threshold", type=float, metavar="T",
                         help="binarize the mask at T (>= T is color); default: gray values blend")
+    parser.add_argument("--hint", action="append", default=[], metavar="X,Y,COLOR[,SIZE]",
+                        help="a color hint, repeatable, for a model trained with hints: X, Y in pixels of the input "
+                        "(120) or fractions of its size (0.25); COLOR #rrggbb or a CSS name (red); SIZE the patch "
+                        f"side in pixels of the working size (default {USER_HINT_SIZE}). The hint's color spreads "
+                        "over the region it belongs to. A hint outside the mask or image is ignored with a warning")
+    parser.add_argument("--hints", metavar="FILE", help='hints from a JSON list of {"x", "y", "color"[, "size"]} '
+                        'objects or "X,Y,COLOR[,SIZE]" strings (added to --hint)')
     parser.add_argument("--out", default="colorized", metavar="DIR", help="output folder (default: colorized)")
     parser.add_argument("--suffix", default="_color",
                         help="appended to each output name (default: _color; write --suffix=-x for a leading -)")
@@ -80,6 +88,7 @@ def predict(argv: Sequence[str]) -> int:
         if args.threads < 1:
             raise ColorganError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+    hints = _hints(args.hint, args.hints)  # bad hints fail before the checkpoint loads
     # Existing outputs are refused before the checkpoint loads; colorize_files plans again (the same outputs).
     for source, target, owner in plan_outputs(args.inputs, args.out, args.suffix, args.overwrite).renamed:
         print(printable(f"colorgan: {source} -> {target} (same name as {owner})"), file=sys.stderr)
@@ -88,11 +97,14 @@ def predict(argv: Sequence[str]) -> int:
     def report(source: str, reason: str) -> None:
         tqdm.write(printable(f"colorgan: failed: {source}: {reason}"), file=sys.stderr)  # keeps the bar intact
 
+    def warn(source: str, message: str) -> None:
+        tqdm.write(printable(f"colorgan: warning: {source}: {message}"), file=sys.stderr)
+
     size = args.size or info.get("image_size") or DEFAULT_SIZE  # the scale the model was trained for
     summary = colorize_files(args.inputs, mask=args.mask, out_dir=args.out, suffix=args.suffix, invert=args.invert,
                              feather=args.feather, size=size, batch_size=args.batch_size, generator=generator,
                              threshold=args.threshold, progress=not args.no_progress, on_failure=report,
-                             overwrite=args.overwrite)
+                             overwrite=args.overwrite, hints=hints, on_warning=warn)
     written = len(summary.written)
     if written == 1:
         print(printable(f"colorgan: wrote {summary.written[0][1]}"))
@@ -103,6 +115,17 @@ def predict(argv: Sequence[str]) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _hints(texts: Sequence[str], file: str | None) -> list[UserHint]:
+    """The hints of ``--hint`` texts and a ``--hints`` file, or a ColorganError naming the bad one."""
+    hints = []
+    for text in texts:
+        try:
+            hints.append(parse_hint(text))
+        except ValueError as error:
+            raise ColorganError(f"--hint {text}: {error}") from None
+    return hints + (load_hints(file) if file is not None else [])
 
 
 def masks(argv: Sequence[str]) -> int:

@@ -1,4 +1,4 @@
-"""User color hints inside the mask: which color, not only where (torch only, no Lightning).
+"""User color hints inside the mask: which color, not only where (no Lightning).
 
 A generator takes hints through its condition input as three channels, the layout of Zhang et al.'s SIGGRAPH 2017
 model:
@@ -7,24 +7,35 @@ model:
   patch; 0 where there is no hint.
 - ``condition[:, 2:3]``: the hint mask, 1 where a hint is given, else 0.
 
-A hint is a square patch of ``size`` pixels whose top-left corner is at (row, col) (colorization-pytorch's
-placement). Its pixels are clipped to the image and to the color mask (``mask > 0``), so no hinted pixel is ever
-outside the mask, and a hint whose corner pixel is outside the mask is dropped. Where patches overlap, their
-values are averaged.
+A hint is a square patch of ``size`` pixels centered on the pixel (row, col) (rows ``row - (size - 1) // 2`` to
+``row + size // 2``, columns alike). Its pixels are clipped to the image and to the color mask (``mask > 0``), so
+no hinted pixel is ever outside the mask, and a hint whose center is outside the mask is dropped. Where patches
+overlap, their values are averaged.
 
 :func:`sample_hints` draws hints from the truth for training and evaluation; :func:`hints_from_points` builds the
-same condition from explicit hints (``colorgan predict --hint``). Both are batched on the inputs' device without
-host syncs: every image gets ``max_count`` candidate hints and keeps the first ``count`` by a comparison.
+same condition from explicit hints. Both are batched on the inputs' device without host syncs: every image gets
+``max_count`` candidate hints and keeps the first ``count`` by a comparison.
+
+Hints as users give them (``colorgan predict --hint X,Y,COLOR[,SIZE]``, ``--hints FILE``, ``colorize(hints=...)``)
+are :class:`UserHint`: a point of the input image and a color. :func:`place_hints` turns them into
+:class:`Hint` at the generator's working resolution, with the hint's ab that of its color (the L stays the photo's).
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
+from PIL import ImageColor
+
+from colorgan.color import rgb_to_lab_norm
+from colorgan.errors import ColorganError
 
 HINT_CHANNELS = 3
 """Condition channels of a hinted generator: (a, b, hint mask)."""
@@ -35,9 +46,12 @@ HINT_SIZES = tuple(range(1, 10))
 """Default patch sides in pixels, drawn uniformly (colorization-pytorch's 1-9)."""
 MAX_HINTS = 64
 """Default cap on the hints of one training image; the geometric count exceeds it with probability (7/8)^64 ~ 2e-4."""
+USER_HINT_SIZE = 5
+"""Default patch side of a user hint, in working-resolution pixels (the middle of the 1-9 trained on)."""
 
-__all__ = ["HINT_CHANNELS", "HINT_P", "HINT_SIZES", "MAX_HINTS", "Hint", "hint_counts", "hints_from_points",
-           "paint_hints", "sample_hints"]
+__all__ = ["HINT_CHANNELS", "HINT_P", "HINT_SIZES", "MAX_HINTS", "USER_HINT_SIZE", "Hint", "UserHint", "color_ab",
+           "hint_counts", "hints_from_points", "load_hints", "paint_hints", "parse_hint", "place_hints",
+           "sample_hints", "to_user_hint"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +59,7 @@ class Hint:
     """One explicit hint at the generator's working resolution.
 
     Args:
-        row, col: the patch's top-left pixel (it must lie inside the mask for the hint to count).
+        row, col: the patch's center pixel (it must lie inside the mask for the hint to count).
         ab: normalized (a, b) of the hinted color.
         size: the patch side in pixels (training draws 1-9).
     """
@@ -92,9 +106,9 @@ def paint_hints(mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, size
 
     Args:
         mask: (B, 1, H, W) color mask; hinted pixels are clipped to ``mask > 0``.
-        rows, cols: (B, K) long top-left pixels of the patches, in [0, H) and [0, W).
+        rows, cols: (B, K) long center pixels of the patches, in [0, H) and [0, W).
         sizes: (B, K) long patch sides, each one of ``size_set``.
-        keep: (B, K) bool, which candidates are hints; those whose corner is outside the mask are dropped too.
+        keep: (B, K) bool, which candidates are hints; those whose center is outside the mask are dropped too.
         ab: (B, 2, H, W) truth; each hint then carries the mean of ``ab`` over its patch (within the mask).
         values: (B, 2, K) explicit normalized (a, b) of each hint, instead of ``ab``.
         size_set: every size that ``sizes`` may hold (the loop over it is fixed, not data-dependent).
@@ -107,24 +121,30 @@ def paint_hints(mask: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, size
         raise ValueError("pass exactly one of ab (hints carry its patch means) and values (explicit colors)")
     n, _, height, width = mask.shape
     inside = (mask > 0).to(torch.float32)
-    index = rows * width + cols  # (B, K) flat pixel of each corner
-    keep = keep & (inside.flatten(1).gather(1, index) > 0)
-    total = mask.new_zeros(n, 2, height, width, dtype=torch.float32)  # sum of the values of the covering patches
-    cover = mask.new_zeros(n, 1, height, width, dtype=torch.float32)  # how many patches cover each pixel
+    keep = keep & (inside.flatten(1).gather(1, rows * width + cols) > 0)
+    # Patches are painted from their top-left corners, which lie up to `top` pixels above or left of the image: the
+    # work happens in a frame padded by `top` at the top and left, cropped at the end.
+    top = (max(size_set) - 1) // 2
+    frame_w = width + top
+    corner = (rows - (sizes - 1) // 2 + top) * frame_w + (cols - (sizes - 1) // 2 + top)  # (B, K) in the frame
+    inside_frame = F.pad(inside, (top, 0, top, 0))
+    total = inside.new_zeros(n, 2, height + top, frame_w)  # sum of the values of the patches covering each pixel
+    cover = inside.new_zeros(n, 1, height + top, frame_w)  # how many patches cover each pixel
     for size in size_set:
         chosen = (keep & (sizes == size)).to(torch.float32)  # (B, K)
         if ab is not None:
-            # The mean truth over the patch's pixels inside the mask; the corner is inside, so the count is >= 1.
-            sums = _box_sum(torch.cat([ab.float() * inside, inside], dim=1), size, "corner").flatten(2)
-            at_corner = sums.gather(2, index[:, None].expand(-1, 3, -1))  # (B, 3, K)
-            patch_values = at_corner[:, :2] / at_corner[:, 2:].clamp_min(1.0)
+            # The mean truth over the patch's pixels inside the mask; the center is inside, so the count is >= 1.
+            content = torch.cat([F.pad(ab.float() * inside, (top, 0, top, 0)), inside_frame], dim=1)
+            sums = _box_sum(content, size, "corner").flatten(2).gather(2, corner[:, None].expand(-1, 3, -1))
+            patch_values = sums[:, :2] / sums[:, 2:].clamp_min(1.0)  # (B, 2, K)
         else:
             patch_values = values.float()
-        corners = inside.new_zeros(n, 3, height * width)
-        corners.scatter_add_(2, index[:, None].expand(-1, 3, -1),
+        corners = inside.new_zeros(n, 3, (height + top) * frame_w)
+        corners.scatter_add_(2, corner[:, None].expand(-1, 3, -1),
                              torch.cat([patch_values * chosen[:, None], chosen[:, None]], dim=1))
-        spread = _box_sum(corners.view(n, 3, height, width), size, "footprint")
+        spread = _box_sum(corners.view(n, 3, height + top, frame_w), size, "footprint")
         total, cover = total + spread[:, :2], cover + spread[:, 2:]
+    total, cover = total[..., top:, top:], cover[..., top:, top:]
     hinted = (cover > 0.5) & (inside > 0)  # counts are whole numbers; 0.5 is safe against float noise
     hint_ab = torch.where(hinted, total / cover.clamp_min(1.0), 0.0)
     return torch.cat([hint_ab, hinted.to(torch.float32)], dim=1).to(mask.dtype)
@@ -148,8 +168,8 @@ def sample_hints(ab: torch.Tensor, mask: torch.Tensor, *, p: float = HINT_P, max
     """Hints drawn from the truth, as a (B, 3, H, W) condition (see the module docstring).
 
     Per image, the number of hints is drawn by :func:`hint_counts`, unless ``count`` fixes it (an int for all
-    images, or a (B,) tensor). Each hint is a square patch of a side drawn uniformly from ``sizes``, its top-left
-    pixel drawn uniformly among the mask's pixels, and it carries the mean true ab of its patch (over the patch's
+    images, or a (B,) tensor). Each hint is a square patch of a side drawn uniformly from ``sizes``, its center
+    drawn uniformly among the mask's pixels, and it carries the mean true ab of its patch (over the patch's
     pixels inside the mask).
 
     Args:
@@ -189,8 +209,8 @@ def sample_hints(ab: torch.Tensor, mask: torch.Tensor, *, p: float = HINT_P, max
 def hints_from_points(hints: Sequence[Hint], mask: torch.Tensor) -> torch.Tensor:
     """The (B, 3, H, W) condition of explicit ``hints``, the same for every image of ``mask`` (B, 1, H, W).
 
-    Each hint's color fills its patch (clipped to the image and the mask); a hint whose top-left pixel is outside
-    the mask, or outside the image, is dropped. No hints: an all-zero condition.
+    Each hint's color fills its patch (clipped to the image and the mask); a hint whose center is outside the mask,
+    or outside the image, is dropped. No hints: an all-zero condition.
     """
     n, _, height, width = mask.shape
     device = mask.device
@@ -205,3 +225,157 @@ def hints_from_points(hints: Sequence[Hint], mask: torch.Tensor) -> torch.Tensor
     values = torch.tensor([[h.ab[0] for h in hints], [h.ab[1] for h in hints]], device=device)
     return paint_hints(mask, rows.clamp(0, height - 1), cols.clamp(0, width - 1), sizes, on_image,
                        values=values[None].expand(n, -1, -1), size_set=sorted({h.size for h in hints}))
+
+
+# --- hints as users give them ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserHint:
+    """A hint as a user gives it: a point of the input image and a color.
+
+    Args:
+        x, y: the point, from the top-left: pixels of the input (ints) or fractions of its width and height
+            (floats in [0, 1]).
+        color: ``#rrggbb`` (or ``#rgb``), a CSS color name, or an (r, g, b) tuple in 0-255.
+        size: the patch side in pixels of the generator's working resolution (the scale ``--size`` sets; training
+            draws 1-9).
+    """
+
+    x: int | float
+    y: int | float
+    color: str | tuple[int, int, int]
+    size: int = USER_HINT_SIZE
+
+    def __str__(self) -> str:
+        color = self.color if isinstance(self.color, str) else "#{:02x}{:02x}{:02x}".format(*self.color)
+        return f"{self.x},{self.y},{color},{self.size}"
+
+
+def _coordinate(text: str, name: str) -> int | float:
+    """A pixel (an int >= 0) or a fraction (a number with a point, in [0, 1]) from ``text``."""
+    try:
+        value: int | float = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{name} must be a pixel (like 120) or a fraction (like 0.25), got {text!r}") from None
+    return _check_coordinate(value, name)
+
+
+def _check_coordinate(value: Any, name: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a pixel (an int) or a fraction (a float in [0, 1]), got {value!r}")
+    if isinstance(value, int) and value < 0:
+        raise ValueError(f"{name} must be a pixel >= 0, got {value}")
+    if isinstance(value, float) and not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} {value} has a point, so it is a fraction of the image, which must be in [0, 1]; "
+                         f"write pixels without a point")
+    return value
+
+
+def color_ab(color: str | Sequence[int]) -> tuple[float, float]:
+    """Normalized (a, b) of a color: ``#rrggbb``, a CSS color name, or (r, g, b) in 0-255.
+
+    Example:
+        >>> a, b = color_ab("red")
+        >>> a > 0.5 and b > 0.5
+        True
+    """
+    if isinstance(color, str):
+        try:
+            rgb = ImageColor.getrgb(color.strip())[:3]
+        except ValueError:
+            raise ValueError(f"unknown color {color!r}; use #rrggbb or a CSS color name like red") from None
+    else:
+        rgb = tuple(color)
+        if len(rgb) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in rgb):
+            raise ValueError(f"a color tuple must be (r, g, b) in 0-255, got {color!r}")
+    _, ab = rgb_to_lab_norm(torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) / 255.0)
+    return float(ab[0, 0, 0, 0]), float(ab[0, 1, 0, 0])
+
+
+def _checked(hint: UserHint) -> UserHint:
+    """``hint`` after checking every field (the color is resolved once here, so a bad one fails before any work)."""
+    _check_coordinate(hint.x, "X")
+    _check_coordinate(hint.y, "Y")
+    color_ab(hint.color)
+    if isinstance(hint.size, bool) or not isinstance(hint.size, int) or hint.size < 1:
+        raise ValueError(f"SIZE must be a whole number of pixels >= 1, got {hint.size!r}")
+    return hint
+
+
+def parse_hint(text: str) -> UserHint:
+    """``X,Y,COLOR[,SIZE]`` -> :class:`UserHint`; ValueError (one line) on bad input.
+
+    Example:
+        >>> parse_hint("0.25,40,#ff0000")
+        UserHint(x=0.25, y=40, color='#ff0000', size=5)
+    """
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) not in (3, 4):
+        raise ValueError(f"a hint is X,Y,COLOR[,SIZE] (like 120,80,red or 0.5,0.25,#ff8800,3), got {text!r}")
+    size = USER_HINT_SIZE
+    if len(parts) == 4:
+        try:
+            size = int(parts[3])
+        except ValueError:
+            raise ValueError(f"SIZE must be a whole number of pixels >= 1, got {parts[3]!r}") from None
+    return _checked(UserHint(_coordinate(parts[0], "X"), _coordinate(parts[1], "Y"), parts[2], size))
+
+
+def to_user_hint(hint: UserHint | str | Mapping[str, Any]) -> UserHint:
+    """A :class:`UserHint` from itself, an ``X,Y,COLOR[,SIZE]`` string or a ``{"x", "y", "color"[, "size"]}`` dict."""
+    if isinstance(hint, UserHint):
+        return _checked(hint)
+    if isinstance(hint, str):
+        return parse_hint(hint)
+    if isinstance(hint, Mapping):
+        unknown = set(hint) - {"x", "y", "color", "size"}
+        if unknown or not {"x", "y", "color"} <= set(hint):
+            raise ValueError(f"a hint object has x, y, color and optionally size, got {dict(hint)!r}")
+        color = hint["color"]
+        return _checked(UserHint(hint["x"], hint["y"], color if isinstance(color, str) else tuple(color),
+                                 hint.get("size", USER_HINT_SIZE)))
+    raise ValueError(f"a hint is a UserHint, an 'X,Y,COLOR[,SIZE]' string or a dict, got {hint!r}")
+
+
+def load_hints(path: str | Path) -> list[UserHint]:
+    """Hints from a JSON file: a list of ``{"x", "y", "color"[, "size"]}`` objects or ``"X,Y,COLOR[,SIZE]"`` strings.
+
+    Raises:
+        ColorganError: the file cannot be read or holds something else (one line naming it).
+    """
+    try:
+        items = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ColorganError(f"cannot read hints file {path} ({error})") from None
+    if not isinstance(items, list):
+        raise ColorganError(f"hints file {path} must hold a JSON list of hints, got {type(items).__name__}")
+    try:
+        return [to_user_hint(item) for item in items]
+    except ValueError as error:
+        raise ColorganError(f"hints file {path}: {error}") from None
+
+
+def place_hints(hints: Sequence[UserHint], mask: torch.Tensor, working: tuple[int, int],
+                ) -> tuple[list[Hint], list[tuple[UserHint, str]]]:
+    """The hints that fall inside ``mask`` (1, 1, H, W) as :class:`Hint` at the working size (h, w); and the others.
+
+    A point outside the image or where the mask is 0 (at full resolution) is not placed; each such hint comes back
+    with the reason, for the caller to warn.
+    """
+    height, width = mask.shape[-2:]
+    placed, ignored = [], []
+    for hint in hints:
+        x = min(int(hint.x * width), width - 1) if isinstance(hint.x, float) else hint.x
+        y = min(int(hint.y * height), height - 1) if isinstance(hint.y, float) else hint.y
+        if not (0 <= x < width and 0 <= y < height):
+            ignored.append((hint, f"outside the {width}x{height} image"))
+        elif not float(mask[0, 0, y, x]) > 0:
+            ignored.append((hint, "outside the mask"))
+        else:
+            row, col = y * working[0] // height, x * working[1] // width
+            placed.append(Hint(row, col, color_ab(hint.color), hint.size))
+    return placed, ignored

@@ -11,6 +11,9 @@ How one image is colorized (:func:`colorize_tensor`):
 4. Where a color would fall outside sRGB, its chroma is reduced (hue and L* kept) instead of clipping the RGB
    channels, which would change lightness.
 5. Wherever the mask is exactly 0 the output is exactly gray: R = G = B to the last bit, with the input's L*.
+
+A generator trained with hints (:mod:`colorgan.hints`) also takes user hints: points with a color whose ab
+it spreads over the region they belong to. Hints outside the mask are ignored with a warning.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import glob
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,19 +37,22 @@ from tqdm.auto import tqdm
 
 from colorgan.checkpoint import find_latest_checkpoint, load_generator, replace_atomically
 from colorgan.color import lab_norm_to_rgb_in_gamut, neutralize, rgb_to_lab_norm
-from colorgan.errors import ColorganError
+from colorgan.errors import ColorganError, printable
+from colorgan.hints import HINT_CHANNELS, UserHint, hints_from_points, place_hints, to_user_hint
 from colorgan.images import IMAGE_SUFFIXES, READ_ERRORS, find_images, open_rgb, to_rgb
 from colorgan.masks import resolve_mask
 
 MaskSpec = str | Path | Image.Image | torch.Tensor | None
 """A mask: a file path, a library name (``stripes``), a PIL image or a tensor (white / 1 = color); None = all color."""
+HintSpec = UserHint | str | dict[str, Any]
+"""A user hint: a :class:`~colorgan.hints.UserHint`, ``"X,Y,COLOR[,SIZE]"`` or ``{"x", "y", "color"[, "size"]}``."""
 PNG_LEVEL = 1
 """zlib level of the written PNGs: on photos 1 encodes 3-4x faster than Pillow's default 6, for ~10% larger files."""
 BAND_PIXELS = 1 << 18
 """Pixels per band of the full-resolution color math (bounds its memory, not its result)."""
 
-__all__ = ["MaskSpec", "OutputPlan", "PredictSummary", "colorize", "colorize_files", "colorize_tensor", "plan_outputs",
-           "prepare_mask", "resolve_device"]
+__all__ = ["HintSpec", "MaskSpec", "OutputPlan", "PredictSummary", "colorize", "colorize_files", "colorize_tensor",
+           "plan_outputs", "prepare_mask", "resolve_device"]
 
 
 # --- tensors -----------------------------------------------------------------------------------------------------
@@ -65,9 +72,26 @@ def _working_size(height: int, width: int, size: int | None) -> tuple[int, int]:
     return (size, max(1, round(width * scale))) if height <= width else (max(1, round(height * scale)), size)
 
 
+def _user_hints(hints: Sequence[HintSpec] | None, generator: nn.Module) -> list[UserHint]:
+    """``hints`` checked, as UserHints; refused in one line for a generator trained without hints."""
+    try:
+        checked = [to_user_hint(hint) for hint in hints or ()]
+    except ValueError as error:
+        raise ColorganError(f"bad hint: {error}") from None
+    if checked and getattr(generator, "condition_channels", 0) != HINT_CHANNELS:
+        raise ColorganError("this checkpoint was trained without hints (its generator has no hint channels), so it "
+                            "cannot take --hint/--hints; colorize without them or use a model fit with model.hints")
+    return checked
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
 @torch.inference_mode()
 def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor | None = None,
-                    size: int | None = 256) -> torch.Tensor:
+                    size: int | None = 256, hints: Sequence[HintSpec] | None = None,
+                    on_ignored_hint: Callable[[int, str], None] | None = None) -> torch.Tensor:
     """Colorize images where ``mask`` is on, keeping their lightness; exactly gray where it is 0.
 
     Args:
@@ -75,6 +99,10 @@ def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor 
         rgb: (B, 3, H, W) sRGB in [0, 1]; any colors are discarded, only L* is used.
         mask: (B, 1, H, W) or (1, 1, H, W) in [0, 1], 1 = color; None colors everything. Soft values scale chroma.
         size: short side of the network's working resolution (None: run at the input size).
+        hints: user hints (see :data:`HintSpec`), the same for every image; a generator trained without hints
+            refuses them (:class:`ColorganError`). A hinted generator without hints colorizes on its own.
+        on_ignored_hint: called with the image's index in the batch and a one-line message for each hint outside
+            that image's mask or the image (it is ignored there); default: a ``UserWarning``.
 
     Returns:
         (B, 3, H, W) float32 sRGB in [0, 1] on the generator's device; R = G = B exactly wherever ``mask == 0``.
@@ -96,7 +124,11 @@ def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor 
     rows = max(1, BAND_PIXELS // (n * width))
     L = torch.cat([rgb_to_lab_norm(band)[0] for band in rgb.split(rows, dim=2)], dim=2)  # noqa: N806
     small = _working_size(height, width, size)
-    ab = generator(_resize(L, small), (_resize(mask, small) > 0).float()).float()
+    small_mask = (_resize(mask, small) > 0).float()
+    condition = _hint_condition(_user_hints(hints, generator), generator, mask, small_mask,
+                                on_ignored_hint or (lambda i, message: _warn(message)))
+    ab = (generator(_resize(L, small), small_mask) if condition is None
+          else generator(_resize(L, small), small_mask, condition)).float()
     if small != (height, width):
         ab = F.interpolate(ab, size=(height, width), mode="bilinear", align_corners=False)
     out = torch.empty_like(rgb)
@@ -106,6 +138,20 @@ def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor 
         color = lab_norm_to_rgb_in_gamut(L[:, :, band], ab[:, :, band] * m)
         out[:, :, band] = neutralize(color, m == 0)
     return out
+
+
+def _hint_condition(hints: list[UserHint], generator: nn.Module, mask: torch.Tensor, small_mask: torch.Tensor,
+                    on_ignored: Callable[[int, str], None]) -> torch.Tensor | None:
+    """The (B, 3, h, w) hint condition for a hinted generator (all zero without hints), None for the others."""
+    if getattr(generator, "condition_channels", 0) != HINT_CHANNELS:
+        return None
+    conditions = []
+    for i in range(mask.shape[0]):  # masks may differ per image; a few hints each, placed on the host
+        placed, ignored = place_hints(hints, mask[i : i + 1].cpu(), tuple(small_mask.shape[-2:]))
+        for hint, reason in ignored:
+            on_ignored(i, f"hint {hint} is {reason}; ignored")
+        conditions.append(hints_from_points(placed, small_mask[i : i + 1]))
+    return torch.cat(conditions)
 
 
 def _feather(mask: torch.Tensor, pixels: float) -> torch.Tensor:
@@ -183,7 +229,8 @@ def _generator(generator: nn.Module | None, ckpt: str | Path | None, device: str
 
 def colorize(image: Image.Image | str | Path, mask: MaskSpec = None, ckpt: str | Path | None = None,
              generator: nn.Module | None = None, size: int | None = 256, device: str | torch.device = "cpu",
-             invert: bool = False, feather: float = 0.0, threshold: float | None = None) -> Image.Image:
+             invert: bool = False, feather: float = 0.0, threshold: float | None = None,
+             hints: Sequence[HintSpec] | None = None) -> Image.Image:
     """Colorize one photo where ``mask`` is white; everything else comes out exactly gray.
 
     Args:
@@ -192,6 +239,8 @@ def colorize(image: Image.Image | str | Path, mask: MaskSpec = None, ckpt: str |
         ckpt: a checkpoint or safetensors export; with neither ``ckpt`` nor ``generator``: the newest runs/**/*.ckpt.
         generator: an already loaded generator (faster in loops than passing ``ckpt`` each time).
         size, device, invert, feather, threshold: as for ``colorgan predict``.
+        hints: user hints (see :data:`HintSpec`), e.g. ``["0.5,0.3,#2060ff"]``, for a model trained with hints;
+            a hint outside the mask is ignored with a ``UserWarning``.
 
     Returns:
         An 8-bit RGB image of the input's size.
@@ -209,7 +258,7 @@ def colorize(image: Image.Image | str | Path, mask: MaskSpec = None, ckpt: str |
             raise ColorganError(f"cannot read image {image} ({error})") from None
     net = _generator(generator, ckpt, device)
     mask_tensor = prepare_mask(mask, picture.height, picture.width, invert, feather, threshold)
-    return _to_image(colorize_tensor(net, _to_tensor(picture), mask_tensor, size)[0])
+    return _to_image(colorize_tensor(net, _to_tensor(picture), mask_tensor, size, hints)[0])
 
 
 # --- files -------------------------------------------------------------------------------------------------------
@@ -318,7 +367,8 @@ def colorize_files(inputs: Sequence[str | Path], mask: MaskSpec = None, ckpt: st
                    feather: float = 0.0, size: int | None = 256, device: str | torch.device = "cpu",
                    batch_size: int = 1, progress: bool = True, generator: nn.Module | None = None,
                    threshold: float | None = None, on_failure: Callable[[str, str], None] | None = None,
-                   overwrite: bool = False) -> PredictSummary:
+                   overwrite: bool = False, hints: Sequence[HintSpec] | None = None,
+                   on_warning: Callable[[str, str], None] | None = None) -> PredictSummary:
     """Colorize image files, folders (recursive, layout mirrored) and globs into ``out_dir/<stem><suffix>.png``.
 
     Each output is written to a temporary file and moved into place, so there is never a half-written PNG. A
@@ -326,7 +376,9 @@ def colorize_files(inputs: Sequence[str | Path], mask: MaskSpec = None, ckpt: st
     replace one of the inputs is refused even then. Inputs with the same name get -2, -3, ... (see
     :func:`plan_outputs`; :attr:`PredictSummary.written` pairs each input with its output). A file that cannot be
     read or written is recorded (and passed to ``on_failure(input, reason)`` at once) and the rest go on. At most
-    ``batch_size`` images (of one size) are in memory at a time.
+    ``batch_size`` images (of one size) are in memory at a time. ``hints`` (the same for every image) need a
+    model trained with hints; one outside an image's mask is ignored and passed to ``on_warning(input, message)``
+    (default: a ``UserWarning``).
 
     Raises:
         ColorganError: a bad mask, checkpoint or option, or an existing output without ``overwrite`` (nothing is
@@ -338,6 +390,8 @@ def colorize_files(inputs: Sequence[str | Path], mask: MaskSpec = None, ckpt: st
     prepare_mask(mask, 8, 8, **mask_options)  # a bad mask fails here, before any work
     plan = plan_outputs(inputs, out_dir, suffix, overwrite)  # so do existing outputs, before the checkpoint loads
     net = _generator(generator, ckpt, device)
+    hints = _user_hints(hints, net)  # bad hints, or hints for a model without them, fail before any work
+    warn = on_warning or (lambda source, message: _warn(f"{printable(source)}: {message}"))
     summary, report = PredictSummary(), on_failure or (lambda source, reason: None)
 
     def fail(source: Path | str, reason: str) -> None:
@@ -347,7 +401,7 @@ def colorize_files(inputs: Sequence[str | Path], mask: MaskSpec = None, ckpt: st
     for source, reason in plan.unusable:
         fail(source, reason)
     for batch in _read_batches(plan.outputs, batch_size, mask, mask_options, progress, fail):
-        _colorize_and_write(net, batch, size, summary, fail)
+        _colorize_and_write(net, batch, size, summary, fail, hints, warn)
     return summary
 
 
@@ -382,11 +436,12 @@ def _read_batches(plan: list[tuple[Path, Path | None]], batch_size: int, mask: M
 
 
 def _colorize_and_write(net: nn.Module, batch: list[_Item], size: int | None, summary: PredictSummary,
-                        fail: Callable[[Path, str], None]) -> None:
+                        fail: Callable[[Path, str], None], hints: list[UserHint],
+                        warn: Callable[[str, str], None]) -> None:
     """Colorize one batch and write each result atomically as PNG; failures are reported, the rest go on."""
     try:
         images = colorize_tensor(net, torch.cat([item[2] for item in batch]), torch.cat([item[3] for item in batch]),
-                                 size)
+                                 size, hints, lambda i, message: warn(str(batch[i][0]), message))
     except (RuntimeError, ValueError) as error:  # e.g. out of memory on a huge image: skip it, keep going
         for source, *_ in batch:
             fail(source, f"colorization failed ({str(error).splitlines()[0]})")

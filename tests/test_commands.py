@@ -197,6 +197,7 @@ def test_predict_usage_errors_and_help(capsys: pytest.CaptureFixture[str]) -> No
     assert cli.main(["predict", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines at the terminal's width
     assert "--feather PX" in help_text and "unless --overwrite" in help_text
+    assert "--hint X,Y,COLOR[,SIZE]" in help_text and "outside the mask or image is ignored with a warning" in help_text
 
 
 def test_masks_lists_and_writes_the_library(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -287,3 +288,54 @@ def test_predict_file_names_that_are_not_utf8_under_a_strict_utf8_stdout(ckpt: P
     assert stdout.splitlines() == [f"colorgan: wrote {tmp_path}/r\\xe9sultats/caf\\xe9_color.png"]
     (failure,) = [line for line in stderr.splitlines() if line.startswith("colorgan: failed:")]
     assert "photos-\\xe9t\\xe9/cass\\xe9.jpg" in failure
+
+
+@pytest.fixture
+def hinted_export(tmp_path: Path) -> Path:
+    """A (random) U-Net with hint channels, exported as safetensors."""
+    from colorgan.checkpoint import save_generator_safetensors
+    from colorgan.models import UNetGenerator, network_spec
+
+    net = UNetGenerator(base_channels=4, depth=2, max_channels=8, condition_channels=3)
+    return save_generator_safetensors(net, tmp_path / "hinted.safetensors",
+                                      {"colorgan": json.dumps({"generator": network_spec(net)})})
+
+
+def test_predict_with_hints_warns_about_those_outside_the_mask(hinted_export: Path, project: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    hints_file = tmp_path / "hints.json"
+    hints_file.write_text(json.dumps([{"x": 0.25, "y": 0.1, "color": "orange", "size": 3}]))
+    photo = project / "images" / "photo_00.png"  # 48 x 40
+    mask = np.zeros((40, 48), np.uint8)
+    mask[:, :24] = 255
+    Image.fromarray(mask).save(tmp_path / "left.png")
+    code = cli.main(["predict", "--ckpt", str(hinted_export), "--out", str(tmp_path / "out"),
+                     "--mask", str(tmp_path / "left.png"),
+                     "--hint", "2,2,#ff0000", "--hint", "0.9,0.5,blue", "--hints", str(hints_file), "--size", "32",
+                     "--no-progress", str(photo)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert (tmp_path / "out" / "photo_00_color.png").is_file()
+    warnings_said = [line for line in captured.err.splitlines() if "warning" in line]
+    assert warnings_said == [f"colorgan: warning: {photo}: hint 0.9,0.5,blue,5 is outside the mask; ignored"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--hint", "1,2"], "--hint 1,2: a hint is X,Y,COLOR[,SIZE]"),
+    (["--hint", "0.5,2,notacolor"], "--hint 0.5,2,notacolor: unknown color 'notacolor'"),
+    (["--hints", "missing.json"], "cannot read hints file missing.json"),
+])
+def test_predict_bad_hints_exit_2_with_one_line(hinted_export: Path, project: Path, tmp_path: Path, args: list[str],
+                                                message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["predict", "--ckpt", str(hinted_export), "--out", str(tmp_path / "out"), *args,
+                     str(project / "images" / "photo_00.png")])
+    (line,) = error_lines(capsys.readouterr().err)
+    assert code == 2 and message in line and not (tmp_path / "out").exists()
+
+
+def test_predict_hints_with_a_checkpoint_without_hint_channels(ckpt: Path, project: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["predict", "--ckpt", str(ckpt), "--out", str(tmp_path / "out"), "--hint", "1,1,red",
+                     str(project / "images" / "photo_00.png")])
+    (line,) = error_lines(capsys.readouterr().err)
+    assert code == 2 and "trained without hints" in line

@@ -237,3 +237,51 @@ def test_batches_match_single_images(tmp_path: Path, generator: nn.Module) -> No
     assert len(one.written) == len(many.written) == 3
     for (_, a), (_, b) in zip(one.written, many.written, strict=True):
         assert np.abs(read(a) - read(b)).max() <= 1  # float summation order may differ by one rounding step
+
+
+class HintEcho(nn.Module):
+    """A stand-in hinted generator: each pixel takes the mean ab of the hints within 4 pixels of it."""
+
+    condition_channels = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(()))
+
+    def forward(self, L: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        near = torch.nn.functional.avg_pool2d(condition, 9, stride=1, padding=4, count_include_pad=False)
+        return near[:, :2] / near[:, 2:].clamp_min(1e-6) * mask
+
+
+def test_a_hint_moves_the_colors_near_it_toward_its_color(tmp_path: Path) -> None:
+    photo = Image.new("RGB", (48, 32), (128, 128, 128))
+    mask = torch.zeros(32, 48)
+    mask[:, :24] = 1.0
+    plain = np.asarray(colorize(photo, mask=mask, generator=HintEcho(), size=None), dtype=np.int16)
+    assert (plain.max(axis=2) == plain.min(axis=2)).all()  # no hints: no color
+    with pytest.warns(UserWarning, match=r"^hint 0.9,0.5,red,5 is outside the mask; ignored$"):
+        hinted = np.asarray(colorize(photo, mask=mask, generator=HintEcho(), size=None,
+                                     hints=["10,16,#2050ff", {"x": 0.9, "y": 0.5, "color": "red"}]), dtype=np.int16)
+    near = hinted[13:20, 7:14]
+    assert (near[..., 2] - near[..., 0] > 40).all()  # blue around the hint
+    assert (hinted[:, 24:].max(axis=2) == hinted[:, 24:].min(axis=2)).all()  # the red hint, outside: nothing
+
+
+def test_hints_are_refused_by_a_generator_without_hint_channels(tmp_path: Path) -> None:
+    photo = Image.new("RGB", (16, 16), (128, 128, 128))
+    with pytest.raises(ColorganError, match="trained without hints") as caught:
+        colorize(photo, generator=Saturated(), hints=["1,1,red"])
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ColorganError, match="bad hint: unknown color 'nope'"):
+        colorize(photo, generator=HintEcho(), hints=["1,1,nope"])
+
+
+def test_colorize_files_says_which_input_a_hint_missed(tmp_path: Path) -> None:
+    source = write_photo(tmp_path / "a.png", 32, 32)
+    mask = torch.zeros(32, 32)
+    mask[:16] = 1.0
+    seen: list[tuple[str, str]] = []
+    summary = colorize_files([source], mask=mask, out_dir=tmp_path / "out", generator=HintEcho(), size=None,
+                             hints=["2,2,red", "2,30,blue"], on_warning=lambda *args: seen.append(args),
+                             progress=False)
+    assert summary.ok and seen == [(str(source), "hint 2,30,blue,5 is outside the mask; ignored")]
