@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from colorgan.color import rgb_to_lab_norm
+from colorgan.color import lab_norm_to_rgb, rgb_to_lab_norm
 from colorgan.errors import ColorganError, printable
 from colorgan.evaluation.protocol import ProtocolDataset
 from colorgan.images import IMAGE_SUFFIXES, ImageFolderDataset, PackedImages, find_images, screen_images
@@ -111,13 +111,17 @@ class ColorizationDataModule(pl.LightningDataModule):
             cores never starves the accelerator (flowers102 at 256 px: about 2.7 GB per device).
         min_image_size: skip images with a shorter side below this (default ``image_size // 2``).
         download: download a named dataset if it is not in ``data_dir``.
+        desaturate: share of training crops whose chroma (ab) is scaled by a factor drawn uniformly from [0, 1],
+            L unchanged: the same scene in less saturated color. Curated photo sets (the bundled wallpapers) are
+            more colorful than photos in general; without this a model paints bark and stone in colors they do not
+            have (docs/BENCHMARKS.md, quality on photos the package does not contain).
     """
 
     def __init__(self, data_dir: str | None = None, dataset: DatasetName = "folder", image_size: int = 256,
                  batch_size: int = 16, val_batch_size: int | None = None, num_workers: int = 2,
                  val_fraction: float = 0.1, split_seed: int = 0, mask_probabilities: dict[str, float] | None = None,
                  mask_dir: str | None = None, cache_images: bool | Literal["device"] = False,
-                 min_image_size: int | None = None, download: bool = True) -> None:
+                 min_image_size: int | None = None, download: bool = True, desaturate: float = 0.0) -> None:
         super().__init__()
         if image_size < 8:
             raise ValueError(f"image_size must be at least 8, got {image_size}")
@@ -125,11 +129,13 @@ class ColorizationDataModule(pl.LightningDataModule):
             raise ValueError(f"cache_images must be true, false or 'device', got {cache_images!r}")
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        if not 0.0 <= desaturate <= 1.0:
+            raise ValueError(f"desaturate must be in [0, 1], got {desaturate}")
         self.save_hyperparameters()
         self.data_dir, self.dataset, self.image_size = data_dir, dataset, image_size
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
         self.num_workers, self.val_fraction, self.split_seed = num_workers, val_fraction, split_seed
-        self.cache_images, self.download = cache_images, download
+        self.cache_images, self.download, self.desaturate = cache_images, download, desaturate
         self.min_image_size = image_size // 2 if min_image_size is None else min_image_size
         extra = [load_mask(p, threshold=0.5) for p in sorted(Path(mask_dir).iterdir())
                  if p.suffix.lower() in IMAGE_SUFFIXES] if mask_dir else None
@@ -215,6 +221,10 @@ class ColorizationDataModule(pl.LightningDataModule):
             rgb = torch.where(flip, rgb.flip(-1), rgb)
             mask = self.mask_sampler(n, h, w, rgb.device)
         L, ab = rgb_to_lab_norm(rgb)  # noqa: N806
+        if "mask" not in batch and self.desaturate > 0:  # training crops only (validation keeps the truth)
+            scale = torch.rand(n, 1, 1, 1, device=ab.device)
+            ab = torch.where(torch.rand(n, 1, 1, 1, device=ab.device) < self.desaturate, ab * scale, ab)
+            rgb = lab_norm_to_rgb(L, ab)
         out = {"rgb": rgb, "L": L, "ab": ab, "mask": mask}
         if "family" in batch:  # test items: the index of their mask's family, for per-family scores
             out["family"] = batch["family"]

@@ -190,3 +190,24 @@ def test_bundled_sample_photos_have_credits():
     for photo in photos:
         row = credits.get(photo.name)
         assert row and row["author"] and row["license"] and row["source"], photo.name
+
+
+def test_desaturate_scales_the_chroma_of_training_crops_only(image_dir):
+    def transfer(desaturate: float, items: dict) -> dict:
+        dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=4, num_workers=0,
+                                    desaturate=desaturate)
+        torch.manual_seed(0)  # the same flips and masks for both modules
+        return dm.on_after_batch_transfer(dict(items), 0)
+
+    images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    plain, desaturated = transfer(0.0, {"image": images}), transfer(0.5, {"image": images})
+    assert torch.equal(plain["L"], desaturated["L"])
+    chroma = plain["ab"].abs().mean((1, 2, 3)), desaturated["ab"].abs().mean((1, 2, 3))
+    scaled = chroma[1] < chroma[0] - 1e-6
+    assert 16 < scaled.sum() < 48 and torch.equal(chroma[0][~scaled], chroma[1][~scaled])  # about half of them
+    assert torch.all(chroma[1] <= chroma[0] + 1e-6)
+    mask = torch.ones(64, 1, 32, 32, dtype=torch.uint8)  # validation and test items carry their masks: untouched
+    held_out = {"image": images, "mask": mask}
+    assert torch.equal(transfer(1.0, held_out)["ab"], transfer(0.0, held_out)["ab"])
+    with pytest.raises(ValueError, match="desaturate"):
+        ColorizationDataModule(str(image_dir), desaturate=1.5)
