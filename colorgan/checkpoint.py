@@ -327,6 +327,8 @@ def save_generator_safetensors(generator: nn.Module, path: str | Path, metadata:
 def save_generator_onnx(generator: nn.Module, path: str | Path, metadata: dict[str, str], opset: int = 17) -> Path:
     """Export ``generator`` as ONNX: inputs ``L`` and ``mask`` (B, 1, H, W) float32 -> output ``ab`` (B, 2, H, W).
 
+    A generator trained with hints takes a third input, ``hints`` (B, 3, H, W): the hint condition of
+    :mod:`colorgan.hints` (a, b spread over each hint's patch, then the hint mask; all zero for no hints).
     Batch, height and width are dynamic, including sizes that are not a multiple of the U-Net's ``2**depth``.
     """
     try:
@@ -339,13 +341,15 @@ def save_generator_onnx(generator: nn.Module, path: str | Path, metadata: dict[s
     # sizes that need none is harmless. Two different sides keep height and width apart in the graph.
     example = torch.zeros(2, 1, 67, 101)
     axes = {0: "batch", 2: "height", 3: "width"}
+    inputs, names = (example, example), ["L", "mask"]
+    if channels := getattr(generator, "condition_channels", 0):
+        inputs, names = (*inputs, torch.zeros(2, channels, 67, 101)), [*names, "hints"]
     path = Path(path)
     with replace_atomically(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings about the shape checks, the legacy-exporter notice
         # dynamo=False: the torch.export-based exporter needs onnxscript, which colorgan does not depend on.
-        torch.onnx.export(generator, (example, example), str(tmp), dynamo=False, opset_version=opset,
-                          input_names=["L", "mask"], output_names=["ab"],
-                          dynamic_axes={"L": axes, "mask": axes, "ab": axes})
+        torch.onnx.export(generator, inputs, str(tmp), dynamo=False, opset_version=opset,
+                          input_names=names, output_names=["ab"], dynamic_axes={n: axes for n in [*names, "ab"]})
         model = onnx.load(str(tmp))
         for key, value in metadata.items():
             model.metadata_props.add(key=key, value=value)

@@ -158,8 +158,9 @@ def masks(argv: Sequence[str]) -> int:
 def export(argv: Sequence[str]) -> int:
     """``colorgan export --ckpt C [--format onnx|safetensors] OUT``: the EMA generator with its config."""
     parser = argparse.ArgumentParser(prog="colorgan export", description="Export a checkpoint's EMA generator with "
-                                     "its config as metadata. ONNX: inputs L, mask (B, 1, H, W) -> output ab "
-                                     "(B, 2, H, W), normalized Lab, any batch and size.")
+                                     "its config as metadata. ONNX: inputs L, mask (B, 1, H, W) [and hints "
+                                     "(B, 3, H, W) for a model trained with hints] -> output ab (B, 2, H, W), "
+                                     "normalized Lab, any batch and size.")
     parser.add_argument("out", metavar="OUT", help="output file")
     parser.add_argument("--ckpt", required=True, help="the checkpoint (.ckpt) to export")
     parser.add_argument("--format", choices=["onnx", "safetensors"],

@@ -299,3 +299,27 @@ def test_replace_atomically_removes_what_killed_writers_left_and_only_that(tmp_p
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_exports_of_a_hinted_generator_take_the_hints(tmp_path: Path) -> None:
+    from colorgan.checkpoint import save_generator_safetensors
+    from colorgan.hints import sample_hints
+    from colorgan.models import network_spec
+
+    net = UNetGenerator(base_channels=4, depth=2, max_channels=8, condition_channels=3).eval()
+    source = save_generator_safetensors(net, tmp_path / "hinted.safetensors",
+                                        {"colorgan": json.dumps({"generator": network_spec(net)})})
+    L, mask = inputs(20, 27)  # noqa: N806
+    hints = sample_hints(torch.rand(2, 2, 20, 27) - 0.5, mask, count=5, generator=torch.Generator().manual_seed(0))
+    expected = net(L, mask, hints)
+    assert not torch.allclose(expected, net(L, mask, torch.zeros_like(hints)))  # the hints matter
+    again = load_generator(export_generator(source, tmp_path / "again.safetensors", "safetensors"))[0]
+    assert again.condition_channels == 3
+    torch.testing.assert_close(again(L, mask, hints), expected, atol=1e-6, rtol=0)
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    session = ort.InferenceSession(str(export_generator(source, tmp_path / "hinted.onnx", "onnx")),
+                                   providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["L", "mask", "hints"]
+    (ab,) = session.run(None, {"L": L.numpy(), "mask": mask.numpy(), "hints": hints.numpy()})
+    torch.testing.assert_close(torch.from_numpy(ab), expected, atol=1e-4, rtol=0)
