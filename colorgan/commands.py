@@ -198,18 +198,28 @@ def evaluate(argv: Sequence[str]) -> int:
                              "checkpoint's training photos, or of this folder")
     parser.add_argument("--baselines-only", action="store_true", help="score only the gray and mean-color baselines")
     parser.add_argument("--no-perceptual", action="store_true", help="do not try LPIPS and FID")
+    parser.add_argument("--hints", metavar="N[,N...]",
+                        help="for a model trained with hints: also score it with N hints per (image, mask) pair, "
+                        "drawn from the truth inside the mask by a fixed seed (e.g. 1,2,5,10,20,50), and print "
+                        "PSNR-in and |dCF| against the number of hints")
     parser.add_argument("--wandb", action="store_true", help="log the tables to a W&B run (offline without a key)")
     parser.add_argument("--thumbnails", type=int, default=16, metavar="N", help="pairs shown in the W&B table")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    try:
+        hint_counts = [int(n) for n in args.hints.split(",")] if args.hints else []
+    except ValueError:
+        raise ColorganError(f"--hints takes whole numbers separated by commas, like 1,2,5, got {args.hints}") from None
     ckpt = None if args.baselines_only else _checkpoint(args.ckpt)
     result = evaluate_folder(args.image_dir, ckpt, size=args.size, batch_size=args.batch_size, device=args.device,
                              seed=args.seed, mean_ab=args.mean_ab, perceptual=not args.no_perceptual,
                              thumbnails=args.thumbnails, progress=not args.no_progress, out=args.out,
-                             wandb=True if args.wandb else None)
+                             wandb=True if args.wandb else None, hints=hint_counts)
     for reason in result.meta["unavailable"].values():
         print(printable(f"colorgan: {reason}"), file=sys.stderr)
     print(report.format_table(result))
+    if (curve := report.format_hint_curve(result)) is not None:
+        print(curve)
     json_path, csv_path = report.output_paths(args.out)
     print(printable(f"colorgan: wrote {json_path} and {csv_path}"))
     return 0

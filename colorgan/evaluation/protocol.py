@@ -22,7 +22,7 @@ from colorgan.masks import MASK_FAMILIES, MaskSampler
 PROTOCOL_FAMILIES: tuple[str, ...] = MASK_FAMILIES
 """All mask families in a fixed order; a batch's ``family`` entry indexes this tuple."""
 
-__all__ = ["PROTOCOL_FAMILIES", "ProtocolDataset", "protocol_mask"]
+__all__ = ["PROTOCOL_FAMILIES", "ProtocolDataset", "protocol_hint_seed", "protocol_mask"]
 
 
 @functools.cache
@@ -54,12 +54,22 @@ def protocol_mask(key: str, family: str, height: int, width: int, seed: int = 0)
     return _sampler(family)(1, height, width, "cpu", generator)[0]
 
 
+def protocol_hint_seed(key: str, family: str, seed: int = 0) -> int:
+    """The seed of the hints drawn for image ``key`` under ``family`` (``colorgan evaluate --hints``).
+
+    Like the masks, fixed by the file name, the family and the protocol seed, not by batching or order; the same
+    seed at every hint count, so the hints of a smaller count are the first of a larger one's.
+    """
+    return zlib.crc32(_key_bytes(f"{seed}/hints/{family}/{key}"))
+
+
 class ProtocolDataset(Dataset):
     """Items of ``images`` (dicts with a uint8 ``image`` (3, S, S)) under each family's protocol mask.
 
     Item ``i`` is image ``i // len(families)`` under family ``i % len(families)``, so a sequential loader decodes
     each image once (the last decoded image is kept). Each item is ``{"image": (3, S, S) uint8, "mask": (1, S, S)
-    uint8, "family": () int64 index into PROTOCOL_FAMILIES, "item": () int64 image index}``.
+    uint8, "family": () int64 index into PROTOCOL_FAMILIES, "item": () int64 image index, "hint_seed": () int64
+    (:func:`protocol_hint_seed`)}``.
 
     Args:
         images: a map-style dataset of square uint8 crops, e.g. :class:`colorgan.images.ImageFolderDataset` in
@@ -90,4 +100,5 @@ class ProtocolDataset(Dataset):
         family = self.families[column]
         mask = protocol_mask(self.keys[item], family, image.shape[-2], image.shape[-1], self.seed)
         return {"image": image, "mask": mask.to(torch.uint8), "family": torch.tensor(PROTOCOL_FAMILIES.index(family)),
-                "item": torch.tensor(item)}
+                "item": torch.tensor(item), "hint_seed": torch.tensor(protocol_hint_seed(self.keys[item], family,
+                                                                                         self.seed))}

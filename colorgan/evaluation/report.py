@@ -21,7 +21,8 @@ HEADERS = {"images": "n", "psnr": "PSNR", "ssim": "SSIM", "psnr_mask": "PSNR-in"
 DIGITS = {"images": 0, "psnr": 2, "ssim": 4, "psnr_mask": 2, "colorfulness": 1, "colorfulness_true": 1,
           "delta_colorfulness": 1, "leak": 3, "seam": 2, "lpips": 4, "fid": 2}
 
-__all__ = ["COLUMNS", "EvaluationResult", "format_table", "log_wandb", "output_paths", "write_files"]
+__all__ = ["COLUMNS", "EvaluationResult", "format_hint_curve", "format_table", "log_wandb", "output_paths",
+           "write_files"]
 
 
 @dataclass
@@ -87,6 +88,18 @@ def format_table(result: EvaluationResult, markdown: bool = False) -> str:
     aligned = [[c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
                for row in table]  # method and family left, numbers right
     return "\n".join("  ".join(row) for row in aligned)
+
+
+def format_hint_curve(result: EvaluationResult) -> str | None:
+    """PSNR-in and |dCF| over all pairs against the number of hints, one line per count; None without hints."""
+    counts = result.meta.get("hint_methods") or {}
+    if len(counts) < 2:
+        return None
+    lines = [f"{'hints':>5}  {'PSNR-in':>7}  {'|dCF|':>6}  {'leak':>5}"]
+    for method, count in sorted(counts.items(), key=lambda item: item[1]):
+        row = result.row(method)
+        lines.append(f"{count:>5}  {row['psnr_mask']:>7.2f}  {row['delta_colorfulness']:>6.1f}  {row['leak']:>5.3f}")
+    return "\n".join(lines)
 
 
 def log_wandb(result: EvaluationResult, start: bool | None = None, key: str = "evaluate") -> bool:

@@ -11,6 +11,9 @@
    learned a single color; fit on the checkpoint's training photos, or on this folder). A model should beat both.
 4. Scores are those of :mod:`.metrics`, plus LPIPS and FID where their weights are on disk
    (:mod:`.perceptual`); otherwise the report carries one line each saying why not.
+5. A model trained with hints is scored without hints (``model``) and, for each count N of ``hints``, with N
+   hints drawn from the truth inside the mask (``model+N hints``): seeded per (file name, family, protocol seed)
+   like the masks (:func:`.protocol.protocol_hint_seed`), and nested, so the curve over N is reproducible.
 
 The target is the truth colored inside the mask and gray outside, and the prediction's RGB is
 :func:`.scores.scored_rgb` of ``(L, ab)`` at the crop size, exactly as in ``ColorGAN.test_step``: so
@@ -41,6 +44,7 @@ from colorgan.evaluation.metrics import ColorizationMetrics
 from colorgan.evaluation.protocol import PROTOCOL_FAMILIES, ProtocolDataset
 from colorgan.evaluation.report import EvaluationResult
 from colorgan.evaluation.scores import scored_rgb
+from colorgan.hints import HINT_CHANNELS, sample_hints
 from colorgan.images import ImageFolderDataset, find_images, screen_images
 from colorgan.inference import resolve_device
 
@@ -55,7 +59,8 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
              size: int | None = None, batch_size: int = 8, device: str | torch.device = "cpu", seed: int = 0,
              baselines: bool = True, mean_ab: Sequence[float] | None = None, perceptual: bool = True,
              families: Sequence[str] = PROTOCOL_FAMILIES, thumbnails: int = 16, progress: bool = False,
-             out: str | Path | None = None, wandb: bool | None = None) -> EvaluationResult:
+             out: str | Path | None = None, wandb: bool | None = None,
+             hints: Sequence[int] = ()) -> EvaluationResult:
     """Score a checkpoint (or ``generator``) and the baselines on the photos in ``image_dir``, per mask family.
 
     Args:
@@ -78,6 +83,7 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
         out: write ``<out stem>.json`` and ``.csv`` here (see :mod:`.report`).
         wandb: log tables to W&B: True starts a run if none is active (offline without a key), None logs only
             into an active run, False never.
+        hints: hint counts to score a model trained with hints at, besides 0 (e.g. 1, 2, 5, 10, 20, 50).
 
     Returns:
         The rows and metadata; the same as the files written to ``out``.
@@ -92,6 +98,7 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
     info: dict[str, Any] = {}
     if generator is None and ckpt is not None:  # a bad checkpoint fails before a big folder is scanned
         generator, info = load_generator(ckpt, device)
+    hint_methods = _hint_methods(generator, hints)
     size = size or info.get("image_size") or DEFAULT_SIZE  # the scale the model was trained for
     if size < 8 or batch_size < 1:
         raise ColorganError(f"size must be >= 8 and batch size >= 1, got {size} and {batch_size}")
@@ -104,11 +111,15 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
                                 skip_bad=True)
     files = images.files
     methods, mean, mean_source = _methods(generator, device, images, baselines, mean_ab, info)
+    if "model" in methods:  # the hinted runs of the model right after it
+        methods = {"model": methods["model"], **{name: methods["model"] for name in hint_methods if name != "model"},
+                   **methods}
     pairs = ProtocolDataset(images, [f.name for f in files], families, seed)
     lpips_net, fids, unavailable = _perceptual(perceptual, device, list(methods))
     if fids and len(pairs) < 2:  # FID's covariances need two samples per side
         fids, unavailable["fid"] = {}, f"FID unavailable: needs at least 2 (image, mask) pairs, got {len(pairs)}"
-    scores, samples = _score(pairs, methods, device, batch_size, lpips_net, fids, thumbnails, progress, files)
+    scores, samples = _score(pairs, methods, device, batch_size, lpips_net, fids, thumbnails, progress, files,
+                             hint_methods)
     meta = {
         # paths as printable text: JSON and W&B config want valid Unicode, and a name need not be valid UTF-8
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "image_dir": printable(root), "images": len(files),
@@ -118,6 +129,7 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
         "mean_ab": None if mean is None else mean.tolist(),  # normalized, as --mean-ab takes it
         "mean_ab_lab": None if mean is None else [round(v * AB_SCALE, 3) for v in mean.tolist()],  # a*, b*
         "mean_ab_source": mean_source,
+        "hint_methods": hint_methods,  # method -> hints per pair, for the curve
         "unavailable": unavailable,
     }
     result = EvaluationResult(_rows(scores, fids), meta, samples)
@@ -150,11 +162,43 @@ def _methods(generator: nn.Module | None, device: torch.device, images: ImageFol
     return methods, mean, source
 
 
+def _hint_methods(generator: nn.Module | None, hints: Sequence[int]) -> dict[str, int]:
+    """``{method: hints per pair}`` for a generator trained with hints (``model``: 0), else {}; bad counts refused."""
+    counts = sorted(set(hints))
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in counts):
+        raise ColorganError(f"hint counts must be whole numbers >= 0, got {list(hints)}")
+    hinted = generator is not None and getattr(generator, "condition_channels", 0) == HINT_CHANNELS
+    if counts and generator is None:
+        raise ColorganError("--hints scores a model with hints; it needs a checkpoint (not --baselines-only)")
+    if counts and not hinted:
+        raise ColorganError("this checkpoint was trained without hints (its generator has no hint channels), so it "
+                            "cannot be scored with --hints")
+    if not hinted:
+        return {}
+    return {"model": 0, **{f"model+{n} hint{'s' * (n != 1)}": n for n in counts if n > 0}}
+
+
+def _protocol_hints(ab: torch.Tensor, mask: torch.Tensor, seeds: torch.Tensor, count: int,
+                    max_count: int) -> torch.Tensor:
+    """(B, 3, S, S) ``count`` hints per pair from the truth ``ab`` inside ``mask``, each pair by its own seed.
+
+    Every count draws ``max_count`` candidates from the same seed and keeps the first ``count``: the hints of a
+    smaller count are among those of a larger one.
+    """
+    return torch.cat([sample_hints(ab[i : i + 1], mask[i : i + 1], count=count, max_count=max_count,
+                                   generator=torch.Generator(ab.device).manual_seed(seed))
+                      for i, seed in enumerate(seeds.tolist())])
+
+
 @torch.inference_mode()
 def _score(pairs: ProtocolDataset, methods: dict[str, Predictor], device: torch.device, batch_size: int,
            lpips_net: Any, fids: dict[str, Any], thumbnails: int, progress: bool, files: list[Path],
-           ) -> tuple[dict[str, ColorizationMetrics], list[dict[str, Any]]]:
-    """Every method on every (image, mask) pair: per-family metrics, and thumbnails of the first pairs."""
+           hint_methods: dict[str, int]) -> tuple[dict[str, ColorizationMetrics], list[dict[str, Any]]]:
+    """Every method on every (image, mask) pair: per-family metrics, and thumbnails of the first pairs.
+
+    The methods of ``hint_methods`` are hinted generators, called with that many protocol hints per pair.
+    """
+    max_hints = max(hint_methods.values(), default=0)
     scores = {name: ColorizationMetrics().to(device) for name in methods}
     samples: list[dict[str, Any]] = []
     loader = DataLoader(pairs, batch_size=batch_size)
@@ -166,7 +210,11 @@ def _score(pairs: ProtocolDataset, methods: dict[str, Predictor], device: torch.
         target = scored_rgb(L, target_ab)
         outputs = {}
         for name, predict in methods.items():
-            pred_ab = predict(L, mask).float()
+            if name in hint_methods:
+                condition = _protocol_hints(ab, mask, batch["hint_seed"], hint_methods[name], max_hints)
+                pred_ab = predict(L, mask, condition).float()
+            else:
+                pred_ab = predict(L, mask).float()
             pred = outputs[name] = scored_rgb(L, pred_ab)
             lp = lpips_net(pred, target, normalize=True).flatten() if lpips_net is not None else None
             scores[name].update(pred, target, pred_ab, target_ab, mask, family, lp)

@@ -22,7 +22,7 @@ from conftest import CONFIGS, make_image_folder
 from PIL import Image
 
 from colorgan import cli
-from colorgan.evaluation import perceptual
+from colorgan.evaluation import perceptual, report
 from colorgan.evaluation.protocol import PROTOCOL_FAMILIES, ProtocolDataset, protocol_mask
 from colorgan.evaluation.run import evaluate
 from colorgan.images import ImageFolderDataset
@@ -289,3 +289,51 @@ def test_evaluate_counts_each_good_image_once_beside_a_truncated_file(tmp_path, 
             assert row["images"] == 3, (method, family)
             for score in ("psnr", "ssim", "colorfulness"):
                 assert row[score] == pytest.approx(expected.row(method, family)[score]), (method, family, score)
+
+
+class GlobalHintColor(torch.nn.Module):
+    """A stand-in hinted generator: the mean ab of all hinted pixels, everywhere in the mask (gray without hints)."""
+
+    condition_channels = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(()))
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, L, mask, condition):  # noqa: N803
+        self.seen.append(condition[:, 2].clone())
+        total = condition[:, :2].sum(dim=(2, 3), keepdim=True)
+        return total / condition[:, 2:].sum(dim=(2, 3), keepdim=True).clamp_min(1.0) * mask
+
+
+def test_evaluate_with_hints_scores_a_reproducible_curve(tmp_path, offline, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, color in enumerate([(200, 40, 40), (40, 160, 60), (50, 80, 210)]):  # one color each: hints tell it all
+        Image.new("RGB", (40, 40), color).save(images / f"flat_{i}.png")
+    kwargs = dict(size=32, baselines=False, perceptual=False, hints=[5, 1], families=["blobs", "full"])
+    first, second = GlobalHintColor(), GlobalHintColor()
+    result = evaluate(images, generator=first, **kwargs)
+    assert result.meta["hint_methods"] == {"model": 0, "model+1 hint": 1, "model+5 hints": 5}
+    psnr = [result.row(m)["psnr_mask"] for m in ("model", "model+1 hint", "model+5 hints")]
+    assert psnr[0] + 10 < psnr[1] <= psnr[2]  # gray without hints; the color itself with any
+    assert all(r["leak"] == 0 for r in result.rows)
+    evaluate(images, generator=second, batch_size=2, **kwargs)
+    for method in range(3):  # each batch calls the model at 0, 1 and 5 hints in turn
+        assert torch.equal(torch.cat(first.seen[method::3]), torch.cat(second.seen[method::3]))  # fixed seeds,
+    with_one, with_five = first.seen[1], first.seen[2]  # whatever the batching; and nested
+    assert with_one.sum() > 0 and (with_one <= with_five).all()
+    curve = report.format_hint_curve(result).splitlines()
+    assert curve[0].split() == ["hints", "PSNR-in", "|dCF|", "leak"] and [c.split()[0] for c in curve[1:]] == [
+        "0", "1", "5"]
+
+
+def test_evaluate_hints_need_a_hinted_model(trained, tmp_path, offline, capsys):
+    images, ckpt, *_ = trained
+    assert cli.main(["evaluate", str(images), "--ckpt", str(ckpt), "--hints", "1,5", "--no-perceptual",
+                     "--out", str(tmp_path / "e.json")]) == 2
+    assert "trained without hints" in capsys.readouterr().err
+    assert cli.main(["evaluate", str(images), "--ckpt", str(ckpt), "--hints", "1,x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "colorgan: error: --hints takes whole numbers separated by commas, like 1,2,5, got 1,x"
