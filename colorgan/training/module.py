@@ -36,7 +36,8 @@ class ColorGAN(pl.LightningModule):
     two per batch at ``n_critic=1``; budget runs with ``max_epochs``.
 
     Args:
-        generator: the colorizer (default :class:`UNetGenerator`); called as ``generator(L, mask) -> ab``.
+        generator: the colorizer (default :class:`UNetGenerator`); called as ``generator(L, mask) -> ab``, or
+            ``generator(L, mask, hints) -> ab`` with ``hints``.
         discriminator: the critic (default :class:`PatchDiscriminator`); ``discriminator(L, ab, mask) -> logits``.
         adversarial_loss: ``lsgan``, ``wgan-gp``, ``hinge`` or ``vanilla``.
         adversarial_weight: weight of the generator's adversarial term; 0 trains a plain regression baseline
