@@ -284,8 +284,7 @@ def test_ctrl_c_between_the_two_optimizer_steps_keeps_the_previous_last(image_di
 
 
 def test_fit_with_hints_and_a_generator_without_hint_channels(image_dir, workdir, capsys):
-    assert main(["fit", "--config", TINY, "--data.data_dir", str(image_dir), "--model.hints", "true",
-                 "--model.generator.init_args.condition_channels", "3"]) == 0
+    assert main(["fit", "--config", TINY, "--config", "hints", "--data.data_dir", str(image_dir)]) == 0
     run = workdir / "runs" / "tiny" / "version_0"
     metrics = _metrics(run)
     assert len(metrics["train/g_l1"]) == 2 and metrics["val/leak"] == [0.0]
