@@ -195,13 +195,16 @@ def sample_hints(ab: torch.Tensor, mask: torch.Tensor, *, p: float = HINT_P, max
     device = ab.device
     if count is None:
         counts = hint_counts(n, p=p, max_count=max_count, device=device, generator=generator)
+    elif isinstance(count, int):  # torch.full, not torch.tensor: copying host data to a GPU waits for it
+        counts = torch.full((n,), count, device=device, dtype=torch.long)
+        max_count = max(max_count, count)
     else:
-        counts = torch.as_tensor(count, device=device).long().expand(n)
-        if isinstance(count, int):
-            max_count = max(max_count, count)
+        counts = count.to(device=device, dtype=torch.long).expand(n)
     index = _uniform_in_mask((mask > 0).flatten(1).to(torch.float32), max_count, generator)
-    size_table = torch.tensor(list(sizes), device=device)
-    size = size_table[torch.randint(len(size_table), (n, max_count), device=device, generator=generator)]
+    pick = torch.randint(len(sizes), (n, max_count), device=device, generator=generator)
+    size = torch.zeros_like(pick)
+    for j, side in enumerate(sizes):  # a lookup without a host-to-device copy of the size table
+        size = torch.where(pick == j, side, size)
     keep = torch.arange(max_count, device=device)[None] < counts[:, None]
     return paint_hints(mask, index // width, index % width, size, keep, ab=ab, size_set=tuple(sizes))
 

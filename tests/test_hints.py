@@ -180,3 +180,16 @@ def test_place_hints_scales_to_the_working_size_and_reports_the_others() -> None
     assert [(str(h), reason) for h, reason in ignored] == [
         ("60,10,red,5", "outside the mask"), ("100,10,red,5", "outside the 80x40 image"),
         ("1.0,1.0,red,5", "outside the mask")]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="host syncs exist only with an accelerator")
+def test_sampling_runs_without_host_sync() -> None:
+    ab, mask = (t.cuda() for t in _truth())
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        condition = sample_hints(ab, mask, generator=generator)
+        fixed = sample_hints(ab, mask, count=5, generator=generator)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert condition.device.type == "cuda" and fixed[:, 2].sum() > 0
