@@ -14,6 +14,7 @@ from typing import Literal
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
+from torchvision.ops import roi_align
 
 from colorgan.color import lab_norm_to_rgb, rgb_to_lab_norm
 from colorgan.errors import ColorganError, printable
@@ -74,6 +75,26 @@ def resolve_data_dir(dataset: DatasetName, data_dir: str | None, download: bool 
     return folder
 
 
+def zoomed_crops(windows: torch.Tensor, size: int) -> torch.Tensor:
+    """A random square of each window, of side uniform in [``size``, window side], resized to ``size``.
+
+    Args:
+        windows: (B, C, W, W) float images.
+        size: the output side.
+
+    Returns:
+        (B, C, size, size), bilinear with about 2x2 samples per output pixel (so a large square is averaged, not
+        aliased); batched on the windows' device, no host sync.
+    """
+    n, _, side, _ = windows.shape
+    u = torch.rand(n, 3, device=windows.device)
+    crop = size + u[:, 0] * (side - size)  # (B,) sides in pixels
+    top, left = u[:, 1] * (side - crop), u[:, 2] * (side - crop)
+    boxes = torch.stack([torch.arange(n, device=windows.device, dtype=windows.dtype), left, top, left + crop,
+                         top + crop], dim=1)
+    return roi_align(windows, boxes, output_size=size, spatial_scale=1.0, sampling_ratio=2, aligned=True)
+
+
 class _Indices(Dataset):
     """Items ``{"index": i}``: what the DataLoader shuffles and batches when the images live on the device."""
 
@@ -115,13 +136,19 @@ class ColorizationDataModule(pl.LightningDataModule):
             L unchanged: the same scene in less saturated color. Curated photo sets (the bundled wallpapers) are
             more colorful than photos in general; without this a model paints bark and stone in colors they do not
             have (docs/BENCHMARKS.md, quality on photos the package does not contain).
+        zoom: largest magnification of a training crop. Photos are loaded ``zoom`` times larger, and each crop
+            takes a square of side drawn uniformly from ``[image_size, zoom * image_size]`` pixels, resized to
+            ``image_size``: from the photo's full view (as validation and evaluation see it) down to a
+            ``1 / zoom`` detail of it, so few photos give many views (textures and close-ups as well as scenes).
+            1 (the default) crops at the full view only.
     """
 
     def __init__(self, data_dir: str | None = None, dataset: DatasetName = "folder", image_size: int = 256,
                  batch_size: int = 16, val_batch_size: int | None = None, num_workers: int = 2,
                  val_fraction: float = 0.1, split_seed: int = 0, mask_probabilities: dict[str, float] | None = None,
                  mask_dir: str | None = None, cache_images: bool | Literal["device"] = False,
-                 min_image_size: int | None = None, download: bool = True, desaturate: float = 0.0) -> None:
+                 min_image_size: int | None = None, download: bool = True, desaturate: float = 0.0,
+                 zoom: float = 1.0) -> None:
         super().__init__()
         if image_size < 8:
             raise ValueError(f"image_size must be at least 8, got {image_size}")
@@ -131,11 +158,14 @@ class ColorizationDataModule(pl.LightningDataModule):
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
         if not 0.0 <= desaturate <= 1.0:
             raise ValueError(f"desaturate must be in [0, 1], got {desaturate}")
+        if zoom < 1.0:
+            raise ValueError(f"zoom must be at least 1, got {zoom}")
         self.save_hyperparameters()
         self.data_dir, self.dataset, self.image_size = data_dir, dataset, image_size
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
         self.num_workers, self.val_fraction, self.split_seed = num_workers, val_fraction, split_seed
         self.cache_images, self.download, self.desaturate = cache_images, download, desaturate
+        self.window = round(image_size * zoom)  # side of the training windows that zoomed crops are taken from
         self.min_image_size = image_size // 2 if min_image_size is None else min_image_size
         extra = [load_mask(p, threshold=0.5) for p in sorted(Path(mask_dir).iterdir())
                  if p.suffix.lower() in IMAGE_SUFFIXES] if mask_dir else None
@@ -182,12 +212,12 @@ class ColorizationDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         if self.cache_images != "device":
-            dataset = ImageFolderDataset(self.train_files, self.image_size, train=True, cache=self.cache_images)
+            dataset = ImageFolderDataset(self.train_files, self.window, train=True, cache=self.cache_images)
             return self._loader(dataset, self.batch_size, train=True)
         # The loader only shuffles indices; on_after_batch_transfer cuts the crops from the packed pixels, which
         # move to the device with the first batch. Decoded once, however often Lightning asks for the loader.
         if self._packed is None:
-            self._packed = ImageFolderDataset(self.train_files, self.image_size, train=True).pack()
+            self._packed = ImageFolderDataset(self.train_files, self.window, train=True).pack()
         indices = _Indices(len(self._packed))  # batching indices needs no worker processes
         return DataLoader(indices, batch_size=self.batch_size, shuffle=True, drop_last=len(indices) > self.batch_size)
 
@@ -211,8 +241,10 @@ class ColorizationDataModule(pl.LightningDataModule):
             if self._packed is None:
                 raise ColorganError("index batches need cache_images='device' and train_dataloader() first")
             self._packed = self._packed.to(index.device)  # once: a no-op when already there
-            batch = {"image": self._packed.random_crops(index, self.image_size)}
+            batch = {"image": self._packed.random_crops(index, self.window)}
         rgb = batch["image"].float().div_(255.0)
+        if "mask" not in batch and rgb.shape[-1] != self.image_size:  # training windows of zoom * image_size
+            rgb = zoomed_crops(rgb, self.image_size)
         n, _, h, w = rgb.shape
         if "mask" in batch:
             mask = batch["mask"].float()

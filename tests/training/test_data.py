@@ -12,7 +12,7 @@ from PIL import Image
 from colorgan.errors import ColorganError
 from colorgan.evaluation.protocol import PROTOCOL_FAMILIES
 from colorgan.images import ImageFolderDataset, find_images
-from colorgan.training.data import ColorizationDataModule, resolve_data_dir
+from colorgan.training.data import ColorizationDataModule, resolve_data_dir, zoomed_crops
 
 
 def test_setup_skips_bad_files_with_a_warning_naming_each(tmp_path):
@@ -211,3 +211,30 @@ def test_desaturate_scales_the_chroma_of_training_crops_only(image_dir):
     assert torch.equal(transfer(1.0, held_out)["ab"], transfer(0.0, held_out)["ab"])
     with pytest.raises(ValueError, match="desaturate"):
         ColorizationDataModule(str(image_dir), desaturate=1.5)
+
+
+def test_zoomed_crops_take_squares_from_the_full_view_down_to_a_detail():
+    ramp = torch.arange(64.0).repeat(256, 1, 64, 1)  # value = column: the slope of a crop is its side / output side
+    crops = zoomed_crops(ramp, 32)
+    steps = (crops[..., 1:] - crops[..., :-1])[..., 1:-1]  # the outermost samples may clamp at the window's edge
+    slopes = steps.mean((1, 2, 3))
+    assert crops.shape == (256, 1, 32, 32) and torch.allclose(steps, slopes[:, None, None, None], atol=0.01)
+    assert 1 - 1e-4 <= slopes.min() and slopes.max() <= 2 + 1e-4 and slopes.max() - slopes.min() > 0.8  # 32 to 64 px
+    assert crops.min() >= 0 and crops.max() <= 63  # inside the window
+
+
+def test_zoom_loads_larger_windows_and_crops_them_to_the_image_size(image_dir):
+    for cache in (True, "device"):
+        dm = ColorizationDataModule(str(image_dir), image_size=16, batch_size=4, num_workers=0, zoom=2.0,
+                                    cache_images=cache)
+        dm.setup("fit")
+        raw = next(iter(dm.train_dataloader()))
+        if cache is True:
+            assert raw["image"].shape[-2:] == (32, 32)  # windows of zoom * image_size
+        batch = dm.on_after_batch_transfer(raw, 0)
+        assert batch["L"].shape == (4, 1, 16, 16) and batch["ab"].shape == (4, 2, 16, 16)
+        assert batch["mask"].shape == (4, 1, 16, 16)
+    val = next(iter(dm.val_dataloader()))
+    assert val["image"].shape[-2:] == (16, 16)  # validation keeps the full view at image_size
+    with pytest.raises(ValueError, match="zoom"):
+        ColorizationDataModule(str(image_dir), zoom=0.5)
