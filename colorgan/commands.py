@@ -1,4 +1,4 @@
-"""``colorgan predict | masks | export | evaluate``: argparse front ends over importable functions.
+"""``colorgan predict | masks | export | evaluate | app``: argparse front ends over importable functions.
 
 Each command parses its arguments and calls the library (:mod:`colorgan.inference`, :mod:`colorgan.masks`,
 :mod:`colorgan.checkpoint`, :mod:`colorgan.evaluation.run`); no image or model logic lives here. :data:`COMMANDS`
@@ -17,13 +17,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from colorgan.app import launch as launch_app  # Gradio loads only when the page is built
 from colorgan.checkpoint import DEFAULT_SIZE, export_generator, find_latest_checkpoint, load_generator
 from colorgan.errors import ColorganError, printable
 from colorgan.hints import USER_HINT_SIZE, UserHint, load_hints, parse_hint
 from colorgan.inference import colorize_files, plan_outputs, resolve_device
 from colorgan.masks import LIBRARY, write_library
 
-__all__ = ["COMMANDS", "evaluate", "export", "masks", "predict", "run"]
+__all__ = ["COMMANDS", "app", "evaluate", "export", "masks", "predict", "run"]
 
 
 def _checkpoint(ckpt: str | None) -> str | Path:
@@ -225,7 +226,25 @@ def evaluate(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"predict": predict, "masks": masks, "export": export, "evaluate": evaluate}
+def app(argv: Sequence[str]) -> int:
+    """``colorgan app [--ckpt C] [--host H] [--port N]``: serve the paint-where-to-color page until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="colorgan app", description="Open a local web page: upload a photo, paint "
+                                     "over what should be in color, and download the result at full resolution "
+                                     "(needs the extra: pip install 'colorgan[app]').")
+    parser.add_argument("--ckpt", help="checkpoint (.ckpt) or export (.safetensors) preselected in the page; "
+                        "default: the newest under runs/ (the page lists them all and takes a path)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to serve on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the "
+                        "network)")
+    parser.add_argument("--port", type=int, metavar="N", help="port (default: the first free one from 7860)")
+    parser.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"],
+                        help="default: auto (the GPU when there is one)")
+    args = parser.parse_args(argv)
+    launch_app(args.ckpt, host=args.host, port=args.port, device=args.device)
+    return 0
+
+
+COMMANDS = {"predict": predict, "masks": masks, "export": export, "evaluate": evaluate, "app": app}
 """The commands that are not LightningCLI's (whose predict cannot take image paths): name -> ``command(argv)``."""
 
 

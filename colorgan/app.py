@@ -1,0 +1,168 @@
+"""``colorgan app``: a local web page to paint where a photo gets color, built on Gradio (the ``app`` extra).
+
+The page is a thin front end over :func:`colorgan.inference.colorize`, the function ``colorgan predict`` calls:
+the user uploads a photo into an image editor and paints over what should be in color; the painted layers'
+alpha is the mask (:func:`mask_from_editor`), and everything outside it comes out exactly gray. Gradio is imported
+only when the page is built, so this module (and ``colorgan --help``) works without the extra.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from colorgan.checkpoint import DEFAULT_SIZE, load_generator
+from colorgan.errors import ColorganError
+from colorgan.inference import colorize, resolve_device
+
+__all__ = ["INSTALL_HINT", "build_app", "checkpoint_choices", "colorize_editor", "launch", "mask_from_editor"]
+
+INSTALL_HINT = "the app needs Gradio: pip install 'colorgan[app]'"
+"""The one line ``colorgan app`` prints when the extra is missing."""
+
+
+def _import_gradio() -> Any:
+    """The gradio module, or a ColorganError saying what to install."""
+    # Gradio reads this at import: without it, it reports usage to a server. The page is local and private.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    try:
+        import gradio
+    except ImportError:
+        raise ColorganError(INSTALL_HINT) from None
+    return gradio
+
+
+def _array(image: Image.Image | np.ndarray) -> np.ndarray:
+    return np.asarray(image)
+
+
+def mask_from_editor(value: dict[str, Any]) -> torch.Tensor:
+    """The (H, W) mask painted in a Gradio image editor: 1 wherever any layer has alpha > 0, else 0.
+
+    Args:
+        value: the editor's ``{"background", "layers", "composite"}`` with PIL images or uint8 arrays; the layers
+            are RGBA. ``composite`` is not used: the brush color blended over the photo says nothing reliable
+            about where the user painted, the alpha does.
+
+    Returns:
+        A float32 (H, W) tensor of 0 and 1 at the background's size (layers of another size are resized, nearest).
+
+    Raises:
+        ColorganError: no background (no photo uploaded) or a layer without an alpha channel.
+    """
+    background = value.get("background") if value else None
+    if background is None:
+        raise ColorganError("upload a photo first")
+    height, width = _array(background).shape[:2]
+    mask = np.zeros((height, width), dtype=bool)
+    for layer in value.get("layers") or ():
+        if layer is None:
+            continue
+        pixels = _array(layer)
+        if pixels.ndim != 3 or pixels.shape[2] != 4:
+            raise ColorganError(f"an editor layer must be RGBA, got shape {pixels.shape}")
+        alpha = pixels[..., 3]
+        if alpha.shape != (height, width):
+            alpha = np.asarray(Image.fromarray(alpha).resize((width, height), Image.Resampling.NEAREST))
+        mask |= alpha > 0
+    return torch.from_numpy(mask.astype(np.float32))
+
+
+def colorize_editor(value: dict[str, Any], generator: torch.nn.Module, size: int | None = DEFAULT_SIZE
+                    ) -> Image.Image:
+    """Colorize the editor's photo where it is painted; exactly gray elsewhere, at the photo's full size."""
+    mask = mask_from_editor(value)
+    if not mask.any():
+        raise ColorganError("nothing is painted: paint over what should be in color, then colorize")
+    background = value["background"]
+    photo = background if isinstance(background, Image.Image) else Image.fromarray(_array(background))
+    return colorize(photo, mask=mask, generator=generator, size=size)
+
+
+def checkpoint_choices(root: str | Path = "runs") -> list[str]:
+    """Checkpoints and exports under ``root`` (recursive), newest first, for the page's picker."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return []
+    found = [p for pattern in ("*.ckpt", "*.safetensors") for p in root.rglob(pattern) if p.is_file()]
+    return [str(p) for p in sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)]
+
+
+class _Generators:
+    """Loaded generators by checkpoint path, so each click does not reload one (reloaded when the file changes)."""
+
+    def __init__(self, device: str | torch.device) -> None:
+        self.device = resolve_device(device)
+        self.loaded: dict[str, tuple[int, torch.nn.Module, int]] = {}
+
+    def __call__(self, ckpt: str) -> tuple[torch.nn.Module, int]:
+        path = Path(ckpt).expanduser()
+        stamp = path.stat().st_mtime_ns if path.is_file() else -1
+        if ckpt not in self.loaded or self.loaded[ckpt][0] != stamp:
+            generator, info = load_generator(path, self.device)
+            self.loaded = {ckpt: (stamp, generator, info.get("image_size") or DEFAULT_SIZE)}  # one in memory
+        _, generator, size = self.loaded[ckpt]
+        return generator, size
+
+
+def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device: str = "auto") -> Any:
+    """The page as a ``gradio.Blocks`` (not launched). ``ckpt`` is preselected, else the newest under ``runs``.
+
+    Its one API endpoint, ``/colorize(editor, checkpoint) -> image``, is what the page's button calls.
+    """
+    gr = _import_gradio()
+    choices = checkpoint_choices(runs)
+    selected = str(ckpt) if ckpt is not None else (choices[0] if choices else None)
+    if selected is not None and selected not in choices:
+        choices.insert(0, selected)
+    generators = _Generators(device)
+    tracker = gr.Progress()  # Gradio finds the progress bar by a default argument of this type
+
+    def run(value: dict[str, Any] | None, checkpoint: str | None, progress: Any = tracker) -> Image.Image:
+        # Errors reach the page as a message box; a traceback would mean nothing to a photographer.
+        try:
+            if not checkpoint:
+                raise ColorganError("choose a checkpoint, or type the path of one")
+            progress(0.1, desc="loading the checkpoint")
+            generator, size = generators(checkpoint)
+            progress(0.4, desc="colorizing")
+            return colorize_editor(value or {}, generator, size)
+        except ColorganError as error:
+            raise gr.Error(str(error)) from None
+
+    with gr.Blocks(title="colorgan") as page:
+        gr.Markdown("## colorgan: paint where to color\nUpload a photo, paint over what should be in color, "
+                    "then click **Colorize**. Outside the paint the photo stays exactly gray.")
+        with gr.Row():
+            checkpoint = gr.Dropdown(choices, value=selected, label="Checkpoint (under runs/, or type a path)",
+                                     allow_custom_value=True)
+        with gr.Row():
+            # PNG, not Gradio's default WebP: WebP is lossy, and its rounding would shift the painted alpha and
+            # the gray pixels. The layer's alpha is the mask; the brush color is only what the user sees.
+            editor = gr.ImageEditor(type="pil", image_mode="RGBA", format="png", label="Photo: paint where to color",
+                                    sources=("upload", "clipboard"), transforms=(), layers=False,
+                                    brush=gr.Brush(colors=["#ff3366"], color_mode="fixed"), elem_id="editor")
+            result = gr.Image(type="pil", format="png", label="Colorized (full resolution)", interactive=False,
+                              buttons=["download", "fullscreen"], elem_id="result")
+        button = gr.Button("Colorize", variant="primary", elem_id="colorize")
+        button.click(run, inputs=[editor, checkpoint], outputs=result, api_name="colorize")
+    return page
+
+
+def launch(ckpt: str | Path | None = None, host: str = "127.0.0.1", port: int | None = None, device: str = "auto",
+           prevent_thread_lock: bool = False, **options: Any) -> Any:
+    """Build the page and serve it at ``http://host:port`` (localhost by default: the page is for this machine).
+
+    Returns the launched ``gradio.Blocks``; with ``prevent_thread_lock`` it returns at once (call ``.close()``).
+    """
+    page = build_app(ckpt, device=device)
+    page.queue(default_concurrency_limit=1)  # one colorization at a time: a second big photo would double memory
+    page.launch(server_name=host, server_port=port, prevent_thread_lock=prevent_thread_lock, show_error=True,
+                **options)
+    return page
+
