@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import builtins
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import smooth_color_image
 from PIL import Image
 
 from colorgan import cli
@@ -63,3 +66,64 @@ def test_app_without_gradio_says_what_to_install(monkeypatch: pytest.MonkeyPatch
     assert cli.main(["app", "--ckpt", "missing.ckpt"]) == 2
     err = capsys.readouterr().err
     assert err == f"colorgan: error: {INSTALL_HINT}\n" and "pip install 'colorgan[app]'" in err
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random U-Net exported as safetensors, trained (it says) at 32 px."""
+    from colorgan.checkpoint import save_generator_safetensors
+    from colorgan.models import UNetGenerator, network_spec
+
+    torch.manual_seed(0)
+    net = UNetGenerator(base_channels=4, depth=2, max_channels=8)
+    path = tmp_path_factory.mktemp("app") / "tiny.safetensors"
+    return save_generator_safetensors(net, path, {"colorgan": json.dumps({"generator": network_spec(net),
+                                                                         "image_size": 32})})
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A colorful 40x56 photo (what the page must turn gray outside the paint)."""
+    path = tmp_path_factory.mktemp("photo") / "photo.png"
+    Image.fromarray(smooth_color_image(np.random.default_rng(3), 40, 56)).save(path)
+    return path
+
+
+def assert_painted_result(result: Image.Image, photo: Path, painted: np.ndarray, export: Path) -> None:
+    """``result`` is what colorize() gives for ``painted``: colored there, R = G = B exactly elsewhere, same size."""
+    from colorgan.checkpoint import load_generator
+    from colorgan.inference import colorize
+
+    pixels = np.asarray(result.convert("RGB"), dtype=np.int16)
+    assert result.size == Image.open(photo).size
+    outside = pixels[~painted]
+    assert (outside[:, 0] == outside[:, 1]).all() and (outside[:, 1] == outside[:, 2]).all()
+    inside = pixels[painted]
+    assert (np.abs(inside[:, 0] - inside[:, 1]) + np.abs(inside[:, 1] - inside[:, 2]) > 0).mean() > 0.5
+    generator = load_generator(export)[0]
+    expected = colorize(photo, mask=torch.from_numpy(painted.astype(np.float32)), generator=generator, size=32)
+    assert np.array_equal(pixels, np.asarray(expected, dtype=np.int16))
+
+
+def test_page_colorizes_where_the_layer_is_painted(export: Path, photo: Path, tmp_path: Path) -> None:
+    pytest.importorskip("gradio", reason="the app needs the extra: pip install 'colorgan[app]'")
+    from gradio_client import Client, handle_file
+
+    from colorgan.app import launch
+
+    painted = np.zeros((40, 56), dtype=bool)
+    painted[5:30, 10:40] = True
+    stroke = tmp_path / "layer.png"
+    layer(40, 56, (slice(5, 30), slice(10, 40)), alpha=128).save(stroke)
+    page = launch(export, port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(page.local_url, verbose=False, download_files=str(tmp_path / "downloads"))
+        editor = {"background": handle_file(str(photo)), "layers": [handle_file(str(stroke))],
+                  "composite": handle_file(str(photo))}
+        output = client.predict(editor, str(export), api_name="/colorize")
+        assert Path(output).suffix == ".png"  # lossless: WebP would break the exact gray
+        assert_painted_result(Image.open(output), photo, painted, export)
+        with pytest.raises(Exception, match="nothing is painted"):  # an error is a message, not a traceback
+            client.predict({**editor, "layers": []}, str(export), api_name="/colorize")
+    finally:
+        page.close()
