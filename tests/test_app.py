@@ -127,3 +127,59 @@ def test_page_colorizes_where_the_layer_is_painted(export: Path, photo: Path, tm
             client.predict({**editor, "layers": []}, str(export), api_name="/colorize")
     finally:
         page.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own browser downloads are never used
+
+
+@pytest.mark.slow  # ~20 s: a browser starts; runs in the default suite all the same
+def test_browser_paints_a_stroke_and_downloads_the_result(export: Path, tmp_path: Path) -> None:
+    """End to end in a real browser: upload, paint with the mouse, colorize, download, check the file."""
+    pytest.importorskip("gradio", reason="the app needs the extra: pip install 'colorgan[app]'")
+    playwright = pytest.importorskip("playwright.sync_api", reason="needs Playwright: pip install playwright==1.65.2")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"needs Chromium at {CHROMIUM}: apt-get install -y --no-install-recommends chromium")
+    from colorgan.app import launch
+    from colorgan.checkpoint import load_generator
+    from colorgan.inference import colorize
+
+    source = tmp_path / "photo.png"
+    Image.fromarray(smooth_color_image(np.random.default_rng(4), 96, 128)).save(source)
+    app = launch(export, port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        with playwright.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(app.local_url)
+            page.locator("#editor input[type=file]").set_input_files(str(source))
+            canvas = page.locator("#editor canvas").first
+            canvas.wait_for()
+            page.wait_for_timeout(1000)  # the photo is drawn on the canvas after the upload
+            box = canvas.bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x - 60, y)  # the brush is the editor's default tool: a horizontal stroke through the middle
+            page.mouse.down()
+            for step in range(13):
+                page.mouse.move(x - 60 + 10 * step, y)
+            page.mouse.up()
+            page.click("#colorize")
+            page.locator("#result img").wait_for(timeout=60_000)
+            with page.expect_download() as download:
+                page.locator("#result").get_by_label("Download").first.click()
+            saved = tmp_path / "downloaded.png"
+            download.value.save_as(saved)
+            browser.close()
+    finally:
+        app.close()
+
+    result = np.asarray(Image.open(saved).convert("RGB"), dtype=np.int16)
+    assert result.shape == (96, 128, 3)  # full resolution, not the displayed size
+    colored = (result[..., 0] != result[..., 1]) | (result[..., 1] != result[..., 2])
+    assert colored[48, 56:72].all()  # the middle of the stroke
+    rows = colored.any(axis=1).nonzero()[0]
+    assert 0 < rows.min() and rows.max() < 95  # a horizontal stroke: the top and bottom rows are untouched
+    # Unpainted pixels are exactly the gray that colorize() gives the photo with nothing painted.
+    gray = np.asarray(colorize(source, mask=torch.zeros(96, 128), generator=load_generator(export)[0], size=32),
+                      dtype=np.int16)
+    assert np.array_equal(result[~colored], gray[~colored])
+    assert np.array_equal(result[[0, -1]], gray[[0, -1]])
