@@ -150,11 +150,15 @@ def test_browser_paints_a_stroke_and_downloads_the_result(export: Path, tmp_path
         with playwright.sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(app.local_url)
+            # The file input is in the page before the editor listens to it: wait until its canvas exists.
+            page.goto(app.local_url, wait_until="networkidle")
+            page.locator("#editor canvas").first.wait_for()
             page.locator("#editor input[type=file]").set_input_files(str(source))
+            # The photo is decoded and drawn in the browser (no request to wait for): its first undo step says it
+            # is on the canvas. A stroke painted before that would be on an empty canvas, without a background.
+            playwright.expect(page.locator("#editor button[title=Undo]")).to_be_enabled(timeout=30_000)
+            playwright.expect(page.locator("#editor")).not_to_contain_text("Upload an image")
             canvas = page.locator("#editor canvas").first
-            canvas.wait_for()
-            page.wait_for_timeout(1000)  # the photo is drawn on the canvas after the upload
             box = canvas.bounding_box()
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
             page.mouse.move(x - 60, y)  # the brush is the editor's default tool: a horizontal stroke through the middle
