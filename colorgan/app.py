@@ -146,7 +146,7 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
             # the gray pixels. The layer's alpha is the mask; the brush color is only what the user sees.
             editor = gr.ImageEditor(type="pil", image_mode="RGBA", format="png", label="Photo: paint where to color",
                                     sources=("upload", "clipboard"), transforms=(), layers=False,
-                                    brush=gr.Brush(colors=["#ff3366"], color_mode="fixed"), elem_id="editor")
+                                    brush=gr.Brush(colors=[("#ff3366", 0.5)], color_mode="fixed"), elem_id="editor")
             result = gr.Image(type="pil", format="png", label="Colorized (full resolution)", interactive=False,
                               buttons=["download", "fullscreen"], elem_id="result")
         button = gr.Button("Colorize", variant="primary", elem_id="colorize")
