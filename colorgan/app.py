@@ -18,12 +18,16 @@ from PIL import Image
 
 from colorgan.checkpoint import DEFAULT_SIZE, load_generator
 from colorgan.errors import ColorganError
-from colorgan.inference import colorize, resolve_device
+from colorgan.inference import colorize, prepare_mask, resolve_device
+from colorgan.masks import LIBRARY, library_mask
 
-__all__ = ["INSTALL_HINT", "build_app", "checkpoint_choices", "colorize_editor", "launch", "mask_from_editor"]
+__all__ = ["BRUSH", "INSTALL_HINT", "build_app", "checkpoint_choices", "colorize_editor", "launch", "library_layer",
+           "mask_from_editor"]
 
 INSTALL_HINT = "the app needs Gradio: pip install 'colorgan[app]'"
 """The one line ``colorgan app`` prints when the extra is missing."""
+BRUSH = (255, 51, 102, 128)
+"""The paint's RGBA: half transparent, so the photo shows through (any alpha > 0 is painted)."""
 
 
 def _import_gradio() -> Any:
@@ -73,14 +77,25 @@ def mask_from_editor(value: dict[str, Any]) -> torch.Tensor:
     return torch.from_numpy(mask.astype(np.float32))
 
 
-def colorize_editor(value: dict[str, Any], generator: torch.nn.Module, size: int | None = DEFAULT_SIZE
-                    ) -> Image.Image:
-    """Colorize the editor's photo where it is painted; exactly gray elsewhere, at the photo's full size."""
+def library_layer(name: str, height: int, width: int) -> Image.Image:
+    """The library mask ``name`` as an editor layer: :data:`BRUSH` paint where it colors, transparent elsewhere."""
+    painted = library_mask(name, height, width)[0].numpy() > 0.5
+    pixels = np.zeros((height, width, 4), dtype=np.uint8)
+    pixels[painted] = BRUSH
+    return Image.fromarray(pixels, mode="RGBA")
+
+
+def colorize_editor(value: dict[str, Any], generator: torch.nn.Module, size: int | None = DEFAULT_SIZE,
+                    invert: bool = False, feather: float = 0.0) -> Image.Image:
+    """Colorize the editor's photo where it is painted (or, with ``invert``, where it is not), ``feather`` pixels
+    soft at the edges; exactly gray elsewhere, at the photo's full size."""
     mask = mask_from_editor(value)
-    if not mask.any():
+    if not mask.any() and not invert:
         raise ColorganError("nothing is painted: paint over what should be in color, then colorize")
     background = value["background"]
     photo = background if isinstance(background, Image.Image) else Image.fromarray(_array(background))
+    # the same invert and feather as `colorgan predict --invert --feather`
+    mask = prepare_mask(mask, *mask.shape, invert=invert, feather=feather)
     return colorize(photo, mask=mask, generator=generator, size=size)
 
 
@@ -113,7 +128,8 @@ class _Generators:
 def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device: str = "auto") -> Any:
     """The page as a ``gradio.Blocks`` (not launched). ``ckpt`` is preselected, else the newest under ``runs``.
 
-    Its one API endpoint, ``/colorize(editor, checkpoint) -> image``, is what the page's button calls.
+    Its API endpoints are what the page calls: ``/colorize(editor, checkpoint, invert, feather) -> image`` and
+    ``/library_mask(editor, name) -> editor`` (the paint replaced by a library mask).
     """
     gr = _import_gradio()
     choices = checkpoint_choices(runs)
@@ -123,7 +139,8 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
     generators = _Generators(device)
     tracker = gr.Progress()  # Gradio finds the progress bar by a default argument of this type
 
-    def run(value: dict[str, Any] | None, checkpoint: str | None, progress: Any = tracker) -> Image.Image:
+    def run(value: dict[str, Any] | None, checkpoint: str | None, invert: bool = False, feather: float = 0.0,
+            progress: Any = tracker) -> Image.Image:
         # Errors reach the page as a message box; a traceback would mean nothing to a photographer.
         try:
             if not checkpoint:
@@ -131,10 +148,21 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
             progress(0.1, desc="loading the checkpoint")
             generator, size = generators(checkpoint)
             progress(0.4, desc="colorizing")
-            return colorize_editor(value or {}, generator, size)
+            return colorize_editor(value or {}, generator, size, invert=invert, feather=float(feather or 0.0))
         except ColorganError as error:
             raise gr.Error(str(error)) from None
 
+    def start_from(value: dict[str, Any] | None, name: str | None) -> Any:
+        """The editor with its paint replaced by the library mask ``name`` (the user can paint and erase on)."""
+        background = (value or {}).get("background")
+        if not name:
+            return gr.skip()
+        if background is None:
+            raise gr.Error("upload a photo first")
+        height, width = _array(background).shape[:2]
+        return {"background": background, "layers": [library_layer(name, height, width)], "composite": None}
+
+    paint = gr.Brush(colors=[("#{:02x}{:02x}{:02x}".format(*BRUSH[:3]), BRUSH[3] / 255)], color_mode="fixed")
     with gr.Blocks(title="colorgan") as page:
         gr.Markdown("## colorgan: paint where to color\nUpload a photo, paint over what should be in color, "
                     "then click **Colorize**. Outside the paint the photo stays exactly gray.")
@@ -146,11 +174,17 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
             # the gray pixels. The layer's alpha is the mask; the brush color is only what the user sees.
             editor = gr.ImageEditor(type="pil", image_mode="RGBA", format="png", label="Photo: paint where to color",
                                     sources=("upload", "clipboard"), transforms=(), layers=False,
-                                    brush=gr.Brush(colors=[("#ff3366", 0.5)], color_mode="fixed"), elem_id="editor")
+                                    brush=paint, elem_id="editor")
             result = gr.Image(type="pil", format="png", label="Colorized (full resolution)", interactive=False,
                               buttons=["download", "fullscreen"], elem_id="result")
+        with gr.Row():
+            library = gr.Dropdown([None, *LIBRARY], value=None, label="Start from a library mask (then paint or erase)",
+                                  elem_id="library")
+            invert = gr.Checkbox(label="Invert: color where it is not painted", elem_id="invert")
+            feather = gr.Slider(0, 64, value=0, step=1, label="Feather (pixels of soft edge)", elem_id="feather")
         button = gr.Button("Colorize", variant="primary", elem_id="colorize")
-        button.click(run, inputs=[editor, checkpoint], outputs=result, api_name="colorize")
+        library.input(start_from, inputs=[editor, library], outputs=editor, api_name="library_mask")
+        button.click(run, inputs=[editor, checkpoint, invert, feather], outputs=result, api_name="colorize")
     return page
 
 

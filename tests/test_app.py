@@ -13,7 +13,7 @@ from conftest import smooth_color_image
 from PIL import Image
 
 from colorgan import cli
-from colorgan.app import INSTALL_HINT, mask_from_editor
+from colorgan.app import INSTALL_HINT, colorize_editor, library_layer, mask_from_editor
 from colorgan.errors import ColorganError
 
 
@@ -51,6 +51,48 @@ def test_mask_needs_a_photo_and_rgba_layers() -> None:
         mask_from_editor({"background": None, "layers": []})
     with pytest.raises(ColorganError, match="RGBA"):
         mask_from_editor({"background": Image.new("RGB", (4, 4)), "layers": [Image.new("L", (4, 4))]})
+
+
+class Colorful(torch.nn.Module):
+    """A stand-in generator: strong chroma everywhere the mask lets it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, L: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        return torch.full_like(L, 0.3).repeat(1, 2, 1, 1) * mask
+
+
+def gray(image: Image.Image) -> np.ndarray:
+    """Where an RGB image has R = G = B exactly, (H, W) bool."""
+    pixels = np.asarray(image, dtype=np.int16)
+    return (pixels[..., 0] == pixels[..., 1]) & (pixels[..., 1] == pixels[..., 2])
+
+
+def test_a_library_mask_becomes_paint_that_reads_back_as_the_same_mask() -> None:
+    from colorgan.masks import library_mask
+
+    value = {"background": Image.new("RGBA", (30, 20)), "layers": [library_layer("circle", 20, 30)]}
+    assert torch.equal(mask_from_editor(value), library_mask("circle", 20, 30)[0])
+
+
+def test_invert_colors_what_is_not_painted_and_feather_softens_the_edge() -> None:
+    photo = Image.new("RGBA", (40, 20), (120, 120, 120, 255))
+    value = {"background": photo, "layers": [layer(20, 40, (slice(None), slice(0, 20)))]}  # left half painted
+    plain = gray(colorize_editor(value, Colorful(), size=None))
+    assert not plain[:, :20].any() and plain[:, 20:].all()
+    inverted = gray(colorize_editor(value, Colorful(), size=None, invert=True))
+    assert inverted[:, :20].all() and not inverted[:, 20:].any()
+    # feathered: the color fades over the 4 pixels on each side of the edge, and is exactly gray beyond them
+    soft = np.asarray(colorize_editor(value, Colorful(), size=None, feather=4), dtype=np.int16)
+    chroma = np.abs(soft[..., 0] - soft[..., 2])[10]
+    assert chroma[15] == chroma[0] > chroma[19] > chroma[21] > chroma[23] == 0 and gray(Image.fromarray(
+        soft.astype(np.uint8)))[:, 24:].all()
+    nothing = {"background": photo, "layers": []}
+    with pytest.raises(ColorganError, match="nothing is painted"):
+        colorize_editor(nothing, Colorful(), size=None)
+    assert not gray(colorize_editor(nothing, Colorful(), size=None, invert=True)).any()  # all of it, inverted
 
 
 def test_app_without_gradio_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
@@ -123,6 +165,14 @@ def test_page_colorizes_where_the_layer_is_painted(export: Path, photo: Path, tm
         output = client.predict(editor, str(export), api_name="/colorize")
         assert Path(output).suffix == ".png"  # lossless: WebP would break the exact gray
         assert_painted_result(Image.open(output), photo, painted, export)
+        # The library dropdown replaces the paint with a mask the user can edit on; invert colors the rest.
+        started = client.predict(editor, "half_vertical", api_name="/library_mask")
+        half = np.zeros((40, 56), dtype=bool)
+        half[:, :28] = True
+        assert started["composite"] is None and len(started["layers"]) == 1
+        started = {"background": handle_file(started["background"]), "layers": [handle_file(started["layers"][0])]}
+        output = client.predict(started, str(export), True, 0, api_name="/colorize")
+        assert np.array_equal(gray(Image.open(output).convert("RGB")), half)
         with pytest.raises(Exception, match="nothing is painted"):  # an error is a message, not a traceback
             client.predict({**editor, "layers": []}, str(export), api_name="/colorize")
     finally:
