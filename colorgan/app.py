@@ -18,11 +18,12 @@ from PIL import Image
 
 from colorgan.checkpoint import DEFAULT_SIZE, load_generator
 from colorgan.errors import ColorganError
+from colorgan.hints import UserHint, parse_hint
 from colorgan.inference import colorize, prepare_mask, resolve_device
 from colorgan.masks import LIBRARY, library_mask
 
-__all__ = ["BRUSH", "INSTALL_HINT", "build_app", "checkpoint_choices", "colorize_editor", "launch", "library_layer",
-           "mask_from_editor"]
+__all__ = ["BRUSH", "INSTALL_HINT", "add_hint", "build_app", "checkpoint_choices", "colorize_editor", "launch",
+           "library_layer", "mask_from_editor", "parse_hint_lines"]
 
 INSTALL_HINT = "the app needs Gradio: pip install 'colorgan[app]'"
 """The one line ``colorgan app`` prints when the extra is missing."""
@@ -85,10 +86,30 @@ def library_layer(name: str, height: int, width: int) -> Image.Image:
     return Image.fromarray(pixels, mode="RGBA")
 
 
+def parse_hint_lines(text: str | None) -> list[UserHint]:
+    """The hints of the page's hint box: one ``X,Y,COLOR[,SIZE]`` per line (as ``--hint``), blank lines skipped."""
+    hints = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if line.strip():
+            try:
+                hints.append(parse_hint(line.strip()))
+            except ValueError as error:
+                raise ColorganError(f"hint line {number} ({line.strip()}): {error}") from None
+    return hints
+
+
+def add_hint(text: str | None, x: int, y: int, color: str) -> str:
+    """``text`` with the hint ``x,y,color`` (a click at pixel (x, y) of the photo) added as its last line."""
+    line = f"{x},{y},{color}"
+    return f"{text.rstrip()}\n{line}" if text and text.strip() else line
+
+
 def colorize_editor(value: dict[str, Any], generator: torch.nn.Module, size: int | None = DEFAULT_SIZE,
-                    invert: bool = False, feather: float = 0.0) -> Image.Image:
+                    invert: bool = False, feather: float = 0.0, hints: str | None = None) -> Image.Image:
     """Colorize the editor's photo where it is painted (or, with ``invert``, where it is not), ``feather`` pixels
-    soft at the edges; exactly gray elsewhere, at the photo's full size."""
+    soft at the edges, with the color ``hints`` (lines of :func:`parse_hint_lines`, for a model trained with
+    them); exactly gray elsewhere, at the photo's full size."""
+    user_hints = parse_hint_lines(hints)
     mask = mask_from_editor(value)
     if not mask.any() and not invert:
         raise ColorganError("nothing is painted: paint over what should be in color, then colorize")
@@ -96,7 +117,7 @@ def colorize_editor(value: dict[str, Any], generator: torch.nn.Module, size: int
     photo = background if isinstance(background, Image.Image) else Image.fromarray(_array(background))
     # the same invert and feather as `colorgan predict --invert --feather`
     mask = prepare_mask(mask, *mask.shape, invert=invert, feather=feather)
-    return colorize(photo, mask=mask, generator=generator, size=size)
+    return colorize(photo, mask=mask, generator=generator, size=size, hints=user_hints)
 
 
 def checkpoint_choices(root: str | Path = "runs") -> list[str]:
@@ -128,7 +149,7 @@ class _Generators:
 def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device: str = "auto") -> Any:
     """The page as a ``gradio.Blocks`` (not launched). ``ckpt`` is preselected, else the newest under ``runs``.
 
-    Its API endpoints are what the page calls: ``/colorize(editor, checkpoint, invert, feather) -> image`` and
+    Its API endpoints are what the page calls: ``/colorize(editor, checkpoint, invert, feather, hints) -> image`` and
     ``/library_mask(editor, name) -> editor`` (the paint replaced by a library mask).
     """
     gr = _import_gradio()
@@ -140,7 +161,7 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
     tracker = gr.Progress()  # Gradio finds the progress bar by a default argument of this type
 
     def run(value: dict[str, Any] | None, checkpoint: str | None, invert: bool = False, feather: float = 0.0,
-            progress: Any = tracker) -> Image.Image:
+            hints: str | None = None, progress: Any = tracker) -> Image.Image:
         # Errors reach the page as a message box; a traceback would mean nothing to a photographer.
         try:
             if not checkpoint:
@@ -148,7 +169,8 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
             progress(0.1, desc="loading the checkpoint")
             generator, size = generators(checkpoint)
             progress(0.4, desc="colorizing")
-            return colorize_editor(value or {}, generator, size, invert=invert, feather=float(feather or 0.0))
+            return colorize_editor(value or {}, generator, size, invert=invert, feather=float(feather or 0.0),
+                                   hints=hints)
         except ColorganError as error:
             raise gr.Error(str(error)) from None
 
@@ -182,9 +204,22 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
                                   elem_id="library")
             invert = gr.Checkbox(label="Invert: color where it is not painted", elem_id="invert")
             feather = gr.Slider(0, 64, value=0, step=1, label="Feather (pixels of soft edge)", elem_id="feather")
+        with gr.Row():
+            # Hints are placed on the result, not the editor: a click in the editor paints.
+            color = gr.ColorPicker("#2060ff", label="Hint color", elem_id="hint_color")
+            hints = gr.Textbox(label="Color hints, for a model trained with them: click the result to add one "
+                               "(X,Y,COLOR per line)", lines=2, elem_id="hints")
         button = gr.Button("Colorize", variant="primary", elem_id="colorize")
         library.input(start_from, inputs=[editor, library], outputs=editor, api_name="library_mask")
-        button.click(run, inputs=[editor, checkpoint, invert, feather], outputs=result, api_name="colorize")
+        button.click(run, inputs=[editor, checkpoint, invert, feather, hints], outputs=result, api_name="colorize")
+
+        def place(text: str | None, picked: str, event: Any) -> str:
+            x, y = event.index  # pixels of the full-resolution result, the photo's own
+            return add_hint(text, int(x), int(y), picked)
+
+        # Gradio passes the click by the parameter's type; postponed annotations would hide it (gr is local).
+        place.__annotations__["event"] = gr.SelectData
+        result.select(place, inputs=[hints, color], outputs=hints, api_name=False)
     return page
 
 

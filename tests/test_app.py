@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from conftest import smooth_color_image
 from PIL import Image
 
 from colorgan import cli
-from colorgan.app import INSTALL_HINT, colorize_editor, library_layer, mask_from_editor
+from colorgan.app import INSTALL_HINT, add_hint, colorize_editor, library_layer, mask_from_editor, parse_hint_lines
 from colorgan.errors import ColorganError
 
 
@@ -93,6 +94,37 @@ def test_invert_colors_what_is_not_painted_and_feather_softens_the_edge() -> Non
     with pytest.raises(ColorganError, match="nothing is painted"):
         colorize_editor(nothing, Colorful(), size=None)
     assert not gray(colorize_editor(nothing, Colorful(), size=None, invert=True)).any()  # all of it, inverted
+
+
+class HintSpread(torch.nn.Module):
+    """A stand-in hinted generator: the mean ab of the hints, everywhere the mask lets it."""
+
+    condition_channels = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, L: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        total = condition.sum(dim=(2, 3), keepdim=True)
+        return (total[:, :2] / total[:, 2:].clamp_min(1e-6)).expand(-1, -1, *L.shape[-2:]) * mask
+
+
+def test_hint_box_lines_are_added_by_clicks_and_parsed_like_hint_options() -> None:
+    text = add_hint(add_hint("", 3, 4, "#2060ff"), 10, 2, "red")
+    assert text == "3,4,#2060ff\n10,2,red"
+    assert [(h.x, h.y, h.color) for h in parse_hint_lines(text + "\n\n")] == [(3, 4, "#2060ff"), (10, 2, "red")]
+    with pytest.raises(ColorganError, match="hint line 2"):
+        parse_hint_lines("3,4,red\n5,nowhere,blue")
+
+
+def test_hints_steer_a_hinted_model_and_are_refused_by_others() -> None:
+    photo = Image.new("RGBA", (40, 20), (120, 120, 120, 255))
+    value = {"background": photo, "layers": [layer(20, 40, (slice(None), slice(None)))]}
+    blue = np.asarray(colorize_editor(value, HintSpread(), size=None, hints="20,10,#2060ff"), dtype=np.int16)
+    assert (blue[..., 2] > blue[..., 0] + 20).all()  # the hint's blue, spread over the painted photo
+    with pytest.raises(ColorganError, match="trained without hints"):
+        colorize_editor(value, Colorful(), size=None, hints="20,10,#2060ff")
 
 
 def test_app_without_gradio_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
@@ -218,6 +250,9 @@ def test_browser_paints_a_stroke_and_downloads_the_result(export: Path, tmp_path
             page.mouse.up()
             page.click("#colorize")
             page.locator("#result img").wait_for(timeout=60_000)
+            # A click on the result places a color hint at that pixel of the photo, in the picker's color.
+            page.locator("#result img").click(position={"x": 5, "y": 5})
+            playwright.expect(page.locator("#hints textarea")).to_have_value(re.compile(r"^\d+,\d+,#2060ff$"))
             with page.expect_download() as download:
                 page.locator("#result").get_by_label("Download").first.click()
             saved = tmp_path / "downloaded.png"
