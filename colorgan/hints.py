@@ -50,8 +50,8 @@ USER_HINT_SIZE = 5
 """Default patch side of a user hint, in working-resolution pixels (the middle of the 1-9 trained on)."""
 
 __all__ = ["HINT_CHANNELS", "HINT_P", "HINT_SIZES", "MAX_HINTS", "USER_HINT_SIZE", "Hint", "UserHint", "color_ab",
-           "hint_counts", "hints_from_points", "load_hints", "paint_hints", "parse_hint", "place_hints",
-           "sample_hints", "to_user_hint"]
+           "generate", "hint_counts", "hints_from_points", "load_hints", "paint_hints", "parse_hint", "place_hints",
+           "sample_hints", "takes_hints", "to_user_hint"]
 
 
 @dataclass(frozen=True)
@@ -207,6 +207,17 @@ def sample_hints(ab: torch.Tensor, mask: torch.Tensor, *, p: float = HINT_P, max
         size = torch.where(pick == j, side, size)
     keep = torch.arange(max_count, device=device)[None] < counts[:, None]
     return paint_hints(mask, index // width, index % width, size, keep, ab=ab, size_set=tuple(sizes))
+
+
+def takes_hints(generator: torch.nn.Module) -> bool:
+    """Whether ``generator`` was built for hints: its condition input has the :data:`HINT_CHANNELS` channels."""
+    return getattr(generator, "condition_channels", 0) == HINT_CHANNELS
+
+
+def generate(generator: torch.nn.Module, L: torch.Tensor, mask: torch.Tensor,  # noqa: N803
+             condition: torch.Tensor | None) -> torch.Tensor:
+    """``generator(L, mask[, condition])``: generators without a condition input keep their two-argument call."""
+    return generator(L, mask) if condition is None else generator(L, mask, condition)
 
 
 def hints_from_points(hints: Sequence[Hint], mask: torch.Tensor) -> torch.Tensor:

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from colorgan.checkpoint import find_latest_checkpoint, load_generator, replace_atomically
 from colorgan.color import lab_norm_to_rgb_in_gamut, neutralize, rgb_to_lab_norm
 from colorgan.errors import ColorganError, printable
-from colorgan.hints import HINT_CHANNELS, UserHint, hints_from_points, place_hints, to_user_hint
+from colorgan.hints import UserHint, generate, hints_from_points, place_hints, takes_hints, to_user_hint
 from colorgan.images import IMAGE_SUFFIXES, READ_ERRORS, find_images, open_rgb, to_rgb
 from colorgan.masks import resolve_mask
 
@@ -78,7 +78,7 @@ def _user_hints(hints: Sequence[HintSpec] | None, generator: nn.Module) -> list[
         checked = [to_user_hint(hint) for hint in hints or ()]
     except ValueError as error:
         raise ColorganError(f"bad hint: {error}") from None
-    if checked and getattr(generator, "condition_channels", 0) != HINT_CHANNELS:
+    if checked and not takes_hints(generator):
         raise ColorganError("this checkpoint was trained without hints (its generator has no hint channels), so it "
                             "cannot take --hint/--hints; colorize without them or use a model fit with model.hints")
     return checked
@@ -127,8 +127,7 @@ def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor 
     small_mask = (_resize(mask, small) > 0).float()
     condition = _hint_condition(_user_hints(hints, generator), generator, mask, small_mask,
                                 on_ignored_hint or (lambda i, message: _warn(message)))
-    ab = (generator(_resize(L, small), small_mask) if condition is None
-          else generator(_resize(L, small), small_mask, condition)).float()
+    ab = generate(generator, _resize(L, small), small_mask, condition).float()
     if small != (height, width):
         ab = F.interpolate(ab, size=(height, width), mode="bilinear", align_corners=False)
     out = torch.empty_like(rgb)
@@ -143,7 +142,7 @@ def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor 
 def _hint_condition(hints: list[UserHint], generator: nn.Module, mask: torch.Tensor, small_mask: torch.Tensor,
                     on_ignored: Callable[[int, str], None]) -> torch.Tensor | None:
     """The (B, 3, h, w) hint condition for a hinted generator (all zero without hints), None for the others."""
-    if getattr(generator, "condition_channels", 0) != HINT_CHANNELS:
+    if not takes_hints(generator):
         return None
     conditions = []
     for i in range(mask.shape[0]):  # masks may differ per image; a few hints each, placed on the host

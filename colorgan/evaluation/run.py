@@ -44,7 +44,7 @@ from colorgan.evaluation.metrics import ColorizationMetrics
 from colorgan.evaluation.protocol import PROTOCOL_FAMILIES, ProtocolDataset
 from colorgan.evaluation.report import EvaluationResult
 from colorgan.evaluation.scores import scored_rgb
-from colorgan.hints import HINT_CHANNELS, sample_hints
+from colorgan.hints import sample_hints, takes_hints
 from colorgan.images import ImageFolderDataset, find_images, screen_images
 from colorgan.inference import resolve_device
 
@@ -167,7 +167,7 @@ def _hint_methods(generator: nn.Module | None, hints: Sequence[int]) -> dict[str
     counts = sorted(set(hints))
     if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in counts):
         raise ColorganError(f"hint counts must be whole numbers >= 0, got {list(hints)}")
-    hinted = generator is not None and getattr(generator, "condition_channels", 0) == HINT_CHANNELS
+    hinted = generator is not None and takes_hints(generator)
     if counts and generator is None:
         raise ColorganError("--hints scores a model with hints; it needs a checkpoint (not --baselines-only)")
     if counts and not hinted:

@@ -15,7 +15,7 @@ from colorgan.errors import ColorganError
 from colorgan.evaluation.baselines import gray_baseline, mean_color_baseline
 from colorgan.evaluation.metrics import ColorizationMetrics
 from colorgan.evaluation.scores import colorfulness, mask_leak, scored_rgb
-from colorgan.hints import HINT_CHANNELS, HINT_P, sample_hints
+from colorgan.hints import HINT_CHANNELS, HINT_P, generate, sample_hints, takes_hints
 from colorgan.models import PatchDiscriminator, UNetGenerator, network_spec
 from colorgan.training.losses import AdversarialLoss, masked_l1
 from colorgan.training.objectives import GANObjective
@@ -122,7 +122,7 @@ class ColorGAN(pl.LightningModule):
         """
         if condition is None:
             condition = self._hints(None, mask, seed=None)
-        return _generate(self.ema_generator, L, mask, condition)
+        return generate(self.ema_generator, L, mask, condition)
 
     def _hints(self, ab: torch.Tensor | None, mask: torch.Tensor, seed: int | None) -> torch.Tensor | None:
         """The hint condition (B, 3, H, W) of a batch, None for a model without hints.
@@ -144,7 +144,7 @@ class ColorGAN(pl.LightningModule):
             self._train_ab_sum = self._train_ab_sum.to(L.device) + torch.cat(
                 [(ab * mask).sum(dim=(0, 2, 3)), mask.sum().view(1)]).double()
             condition = self._hints(ab, mask, seed=None)
-        fake_ab = _generate(self.generator, L, mask, condition)
+        fake_ab = generate(self.generator, L, mask, condition)
 
         if self.objective.adversarial:
             with self.toggled_optimizer(d_opt):
@@ -200,7 +200,7 @@ class ColorGAN(pl.LightningModule):
     def _score_batch(self, batch: dict[str, torch.Tensor], stage: str, batch_idx: int) -> dict[str, torch.Tensor]:
         L, ab, mask = batch["L"], batch["ab"], batch["mask"]  # noqa: N806
         condition = self._hints(ab if stage == "val" else None, mask, seed=batch_idx)
-        fake_ab = _generate(self.ema_generator, L, mask, condition).float()
+        fake_ab = generate(self.ema_generator, L, mask, condition).float()
         pred = scored_rgb(L, fake_ab)  # exactly gray where ab is 0 (lab_norm_to_rgb leaves ~1e-7 of color there)
         target = scored_rgb(L, ab * mask)  # the truth of a partial colorization is gray outside the mask
         image_metrics = self.val_metrics if stage == "val" else self.test_metrics
@@ -274,16 +274,10 @@ class ColorGAN(pl.LightningModule):
         self._train_ab_sum = torch.tensor(section.get("train_ab_sum", [0.0, 0.0, 0.0]), dtype=torch.float64)
 
 
-def _generate(generator: nn.Module, L: torch.Tensor, mask: torch.Tensor,  # noqa: N803
-              condition: torch.Tensor | None) -> torch.Tensor:
-    """``generator(L, mask[, condition])``: generators without a condition input keep their two-argument call."""
-    return generator(L, mask) if condition is None else generator(L, mask, condition)
-
-
 def _check_hint_channels(generator: nn.Module, hints: bool) -> None:
     """Refuse a generator whose condition input does not fit ``hints`` (3 channels with hints, none without)."""
     channels = getattr(generator, "condition_channels", 0)
-    if hints and channels != HINT_CHANNELS:
+    if hints and not takes_hints(generator):
         raise ColorganError(f"model.hints is true, but the generator takes {channels} condition channels; hints need "
                             f"{HINT_CHANNELS} (a, b and the hint mask): add condition_channels: {HINT_CHANNELS} to "
                             f"the generator's init_args")
