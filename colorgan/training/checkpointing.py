@@ -24,6 +24,8 @@ from colorgan.checkpoint import move_into_place
 
 __all__ = ["LastCheckpoint"]
 
+CLOCK_EVERY = 32
+"""With several processes, the time for ``last_every_minutes`` is looked at every this many batches."""
 PARTIAL = ".partial"
 """Suffix of a checkpoint being written (under a hidden name beside its final one)."""
 
@@ -45,6 +47,7 @@ class LastCheckpoint(ModelCheckpoint):
     """
 
     _batch_end_step = 0  # global_step when the latest training batch ended
+    _batches = 0  # training batches since the fit started
 
     def __init__(self, *args: Any, last_every_minutes: float | None = 5.0, **kwargs: Any) -> None:
         """``last_every_minutes``: also save ``last.ckpt`` at the end of the first training batch that ends this
@@ -61,6 +64,7 @@ class LastCheckpoint(ModelCheckpoint):
         super().on_train_start(trainer, pl_module)
         self._batch_end_step = trainer.global_step
         self._last_save_time = time.monotonic()
+        self._batches = 0  # training batches since the fit started
         if trainer.is_global_zero and self.dirpath and _is_local_file_protocol(self.dirpath):
             for partial in Path(self.dirpath).glob(f".*{self.FILE_EXTENSION}{PARTIAL}"):  # left by a killed save
                 partial.unlink(missing_ok=True)
@@ -68,10 +72,15 @@ class LastCheckpoint(ModelCheckpoint):
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         self._batch_end_step = trainer.global_step
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-        if self.last_every_minutes is not None and self._last_is_stale(trainer):
-            due = time.monotonic() - self._last_save_time >= 60 * self.last_every_minutes
-            if trainer.strategy.broadcast(due):  # rank 0's clock decides, so that all ranks save together
-                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        self._batches += 1
+        # With several processes rank 0's clock decides, so that all ranks save together; that broadcast is a host
+        # sync, so it is asked only every CLOCK_EVERY batches (the same batches on every rank).
+        if (self.last_every_minutes is None or not self._last_is_stale(trainer)
+                or (trainer.world_size > 1 and self._batches % CLOCK_EVERY)):
+            return
+        due = time.monotonic() - self._last_save_time >= 60 * self.last_every_minutes
+        if trainer.strategy.broadcast(due):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         super().on_train_epoch_end(trainer, pl_module)
