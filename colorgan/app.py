@@ -1,14 +1,20 @@
 """``colorgan app``: a local web page to paint where a photo gets color, built on Gradio (the ``app`` extra).
 
 The page is a thin front end over :func:`colorgan.inference.colorize`, the function ``colorgan predict`` calls:
-the user uploads a photo into an image editor and paints over what should be in color; the painted layers'
-alpha is the mask (:func:`mask_from_editor`), and everything outside it comes out exactly gray. Gradio is imported
-only when the page is built, so this module (and ``colorgan --help``) works without the extra.
+the user uploads a photo and, on a copy of it in an image editor, paints over what should be in color; the painted
+layers' alpha is the mask (:func:`mask_from_editor`), and everything outside it comes out exactly gray. The uploaded
+file itself is colorized (:class:`Upload`), read and written as predict reads and writes it (upright per EXIF,
+16-bit files scaled as predict scales them, full size), not the 8-bit canvas the browser sends back; the result is
+``<stem>_colorized.png``. Gradio is imported only when the page is built, so this module (and ``colorgan --help``)
+works without the extra.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +25,22 @@ from PIL import Image
 from colorgan.checkpoint import DEFAULT_SIZE, load_generator
 from colorgan.errors import ColorganError
 from colorgan.hints import UserHint, parse_hint
-from colorgan.inference import colorize, prepare_mask, resolve_device
+from colorgan.images import IMAGE_SUFFIXES, READ_ERRORS, open_rgb
+from colorgan.inference import PNG_LEVEL, colorize, prepare_mask, resolve_device
 from colorgan.masks import LIBRARY, library_mask
 
-__all__ = ["BRUSH", "INSTALL_HINT", "add_hint", "build_app", "checkpoint_choices", "colorize_editor", "launch",
-           "library_layer", "mask_from_editor", "parse_hint_lines"]
+__all__ = ["BRUSH", "DISPLAY_SIDE", "INSTALL_HINT", "PLACEHOLDER", "Upload", "add_hint", "build_app",
+           "checkpoint_choices", "colorize_editor", "launch", "library_layer", "mask_from_editor", "open_upload",
+           "parse_hint_lines", "save_result"]
 
 INSTALL_HINT = "the app needs Gradio: pip install 'colorgan[app]'"
 """The one line ``colorgan app`` prints when the extra is missing."""
 BRUSH = (255, 51, 102, 128)
 """The paint's RGBA: half transparent, so the photo shows through (any alpha > 0 is painted)."""
+PLACEHOLDER = "Upload a photo above, or paste one"
+"""What the empty editor says: it takes no upload of its own (the page keeps the uploaded file, see Upload)."""
+DISPLAY_SIDE = 2048
+"""Longest side of the copy of an uploaded photo that the editor shows; the file itself is colorized at full size."""
 
 
 def _import_gradio() -> Any:
@@ -104,20 +116,86 @@ def add_hint(text: str | None, x: int, y: int, color: str) -> str:
     return f"{text.rstrip()}\n{line}" if text and text.strip() else line
 
 
+def _thumbnail(image: Image.Image | np.ndarray) -> np.ndarray:
+    """A 16x16 RGB float summary of an image, to tell whether the editor still shows an uploaded photo."""
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(_array(image))
+    return np.asarray(picture.convert("RGB").resize((16, 16), Image.Resampling.BOX), dtype=np.float32)
+
+
+@dataclass(frozen=True, eq=False)  # eq by identity: the thumbnail array has no plain ==
+class Upload:
+    """An uploaded photo file, kept on the server while the editor shows a copy of it (:func:`open_upload`)."""
+
+    path: str
+    """The file, as Gradio stored the upload (its own name kept)."""
+    size: tuple[int, int]
+    """(width, height) of the photo upright, the size it is colorized at."""
+    shown: tuple[int, int]
+    """(width, height) of the copy in the editor: smaller than ``size`` for photos over :data:`DISPLAY_SIDE`."""
+    thumbnail: np.ndarray
+    """The copy's :func:`_thumbnail`."""
+
+    def shows(self, background: Image.Image | np.ndarray | None) -> bool:
+        """Whether the editor's ``background`` is still this photo's copy, not a photo pasted over it since."""
+        if background is None:
+            return False
+        height, width = _array(background).shape[:2]
+        # The browser draws the copy on a canvas and sends it back as PNG: the same pixels, or within a level or
+        # two where it manages color. A different photo of the same size is tens of levels away somewhere.
+        return (width, height) == self.shown and float(np.abs(_thumbnail(background) - self.thumbnail).max()) <= 2.0
+
+
+def open_upload(path: str | Path) -> tuple[Image.Image, Upload]:
+    """The editor's copy of the photo file ``path`` (8-bit RGB, upright, at most :data:`DISPLAY_SIDE` on its long
+    side) and the :class:`Upload` that :func:`colorize_editor` colorizes instead of the copy.
+
+    Raises:
+        ColorganError: the file is not a readable image.
+    """
+    try:
+        picture = open_rgb(path)  # as predict reads it: EXIF orientation applied, 16 bits scaled to 8
+    except READ_ERRORS as error:
+        raise ColorganError(f"cannot read image {Path(path).name} ({error})") from None
+    size = picture.size
+    picture.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)  # in place; aspect kept
+    return picture, Upload(str(path), size, picture.size, _thumbnail(picture))
+
+
 def colorize_editor(value: dict[str, Any], generator: torch.nn.Module, size: int | None = DEFAULT_SIZE,
-                    invert: bool = False, feather: float = 0.0, hints: str | None = None) -> Image.Image:
+                    invert: bool = False, feather: float = 0.0, hints: str | None = None,
+                    upload: Upload | None = None) -> Image.Image:
     """Colorize the editor's photo where it is painted (or, with ``invert``, where it is not), ``feather`` pixels
     soft at the edges, with the color ``hints`` (lines of :func:`parse_hint_lines`, for a model trained with
-    them); exactly gray elsewhere, at the photo's full size."""
+    them); exactly gray elsewhere, at the photo's full size.
+
+    The photo is the ``upload``'s file while the editor shows its copy: :func:`colorize` reads it as predict does,
+    and the paint is resized (nearest) to it. Otherwise (nothing uploaded, or a photo pasted over the copy) it is
+    the editor's background, 8 bits as the browser sent it.
+    """
     user_hints = parse_hint_lines(hints)
     mask = mask_from_editor(value)
     if not mask.any() and not invert:
         raise ColorganError("nothing is painted: paint over what should be in color, then colorize")
     background = value["background"]
-    photo = background if isinstance(background, Image.Image) else Image.fromarray(_array(background))
-    # the same invert and feather as `colorgan predict --invert --feather`
+    if upload is not None and upload.shows(background):
+        photo: Image.Image | str = upload.path
+        width, height = upload.size
+        if mask.shape != (height, width):
+            painted = Image.fromarray(mask.numpy().astype(np.uint8)).resize((width, height), Image.Resampling.NEAREST)
+            mask = torch.from_numpy(np.asarray(painted, dtype=np.float32))
+    else:
+        photo = background if isinstance(background, Image.Image) else Image.fromarray(_array(background))
+    # the same invert and feather as `colorgan predict --invert --feather`, in pixels of the colorized photo
     mask = prepare_mask(mask, *mask.shape, invert=invert, feather=feather)
     return colorize(photo, mask=mask, generator=generator, size=size, hints=user_hints)
+
+
+def save_result(image: Image.Image, name: str, folder: str | Path) -> Path:
+    """Write ``image`` as PNG (as predict writes its outputs) to ``folder/<stem of name>_colorized.png`` in a new
+    subfolder of ``folder``, so results of photos with the same name do not replace each other."""
+    target = Path(tempfile.mkdtemp(dir=folder)) / f"{Path(name).stem}_colorized.png"
+    image.save(target, format="PNG", compress_level=PNG_LEVEL)
+    return target
 
 
 def checkpoint_choices(root: str | Path = "runs") -> list[str]:
@@ -149,8 +227,10 @@ class _Generators:
 def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device: str = "auto") -> Any:
     """The page as a ``gradio.Blocks`` (not launched). ``ckpt`` is preselected, else the newest under ``runs``.
 
-    Its API endpoints are what the page calls: ``/colorize(editor, checkpoint, invert, feather, hints) -> image`` and
-    ``/library_mask(editor, name) -> editor`` (the paint replaced by a library mask).
+    Its API endpoints are what the page calls: ``/open_photo(file) -> (editor, result)`` (the file kept for the
+    session, its copy in the editor), ``/colorize(editor, checkpoint, invert, feather, hints) -> image`` (a
+    ``<stem>_colorized.png`` path) and ``/library_mask(editor, name) -> editor`` (the paint replaced by a library
+    mask). Results are written in a temporary folder of the page's own, removed when the process ends.
     """
     gr = _import_gradio()
     choices = checkpoint_choices(runs)
@@ -159,20 +239,42 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
         choices.insert(0, selected)
     generators = _Generators(device)
     tracker = gr.Progress()  # Gradio finds the progress bar by a default argument of this type
+    results = tempfile.TemporaryDirectory(prefix="colorgan-app-")  # removed when the page is garbage or at exit
+    written: list[Path] = []
 
-    def run(value: dict[str, Any] | None, checkpoint: str | None, invert: bool = False, feather: float = 0.0,
-            hints: str | None = None, progress: Any = tracker) -> Image.Image:
+    def load(path: str | None) -> tuple[Any, Upload | None, None]:
+        """A new photo file: its copy in the editor (the old paint and result go), the file kept for colorize."""
+        if not path:
+            return None, None, None
+        try:
+            copy, upload = open_upload(path)
+        except ColorganError as error:
+            raise gr.Error(str(error)) from None
+        return {"background": copy, "layers": [], "composite": None}, upload, None
+
+    def run(value: dict[str, Any] | None, upload: Upload | None, checkpoint: str | None, invert: bool = False,
+            feather: float = 0.0, hints: str | None = None, progress: Any = tracker) -> str:
         # Errors reach the page as a message box; a traceback would mean nothing to a photographer.
         try:
             if not checkpoint:
                 raise ColorganError("choose a checkpoint, or type the path of one")
+            if upload is not None and not upload.shows((value or {}).get("background")):
+                gr.Warning(f"the editor no longer shows {Path(upload.path).name}: colorizing its photo as the browser "
+                           "sent it (8 bits)")
+                upload = None
             progress(0.1, desc="loading the checkpoint")
             generator, size = generators(checkpoint)
             progress(0.4, desc="colorizing")
-            return colorize_editor(value or {}, generator, size, invert=invert, feather=float(feather or 0.0),
-                                   hints=hints)
+            image = colorize_editor(value or {}, generator, size, invert=invert, feather=float(feather or 0.0),
+                                    hints=hints, upload=upload)
         except ColorganError as error:
             raise gr.Error(str(error)) from None
+        target = save_result(image, Path(upload.path).name if upload is not None else "photo", results.name)
+        # Gradio copies a returned file into its own cache, so only the newest few are kept here.
+        written.append(target.parent)
+        while len(written) > 4:
+            shutil.rmtree(written.pop(0), ignore_errors=True)
+        return str(target)
 
     def start_from(value: dict[str, Any] | None, name: str | None) -> Any:
         """The editor with its paint replaced by the library mask ``name`` (the user can paint and erase on)."""
@@ -187,17 +289,24 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
     paint = gr.Brush(colors=[("#{:02x}{:02x}{:02x}".format(*BRUSH[:3]), BRUSH[3] / 255)], color_mode="fixed")
     with gr.Blocks(title="colorgan") as page:
         gr.Markdown("## colorgan: paint where to color\nUpload a photo, paint over what should be in color, "
-                    "then click **Colorize**. Outside the paint the photo stays exactly gray.")
+                    "then click **Colorize**. Outside the paint the photo stays exactly gray. The file itself is "
+                    "colorized, at full size.")
         with gr.Row():
             checkpoint = gr.Dropdown(choices, value=selected, label="Checkpoint (under runs/, or type a path)",
                                      allow_custom_value=True)
+        upload = gr.State(None)  # the uploaded file of this browser session (an Upload)
         with gr.Row():
+            photo = gr.File(label="Photo", file_types=sorted(IMAGE_SUFFIXES), type="filepath", height=130,
+                            elem_id="photo")
+        with gr.Row():
+            # The editor shows a copy of the uploaded photo (see Upload); a photo pasted into it is used as is.
             # PNG, not Gradio's default WebP: WebP is lossy, and its rounding would shift the painted alpha and
             # the gray pixels. The layer's alpha is the mask; the brush color is only what the user sees.
             editor = gr.ImageEditor(type="pil", image_mode="RGBA", format="png", label="Photo: paint where to color",
-                                    sources=("upload", "clipboard"), transforms=(), layers=False,
+                                    sources=("clipboard",), transforms=(), layers=False, placeholder=PLACEHOLDER,
                                     brush=paint, elem_id="editor")
-            result = gr.Image(type="pil", format="png", label="Colorized (full resolution)", interactive=False,
+            # A file path, not an image: the download then has the file's name, <stem>_colorized.png.
+            result = gr.Image(type="filepath", label="Colorized (full resolution)", interactive=False,
                               buttons=["download", "fullscreen"], elem_id="result")
         with gr.Row():
             library = gr.Dropdown([None, *LIBRARY], value=None, label="Start from a library mask (then paint or erase)",
@@ -210,8 +319,11 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
             hints = gr.Textbox(label="Color hints, for a model trained with them: click the result to add one "
                                "(X,Y,COLOR per line)", lines=2, elem_id="hints")
         button = gr.Button("Colorize", variant="primary", elem_id="colorize")
+        photo.upload(load, inputs=photo, outputs=[editor, upload, result], api_name="open_photo")
+        photo.clear(lambda: (None, None, None), outputs=[editor, upload, result], api_name=False)
         library.input(start_from, inputs=[editor, library], outputs=editor, api_name="library_mask")
-        button.click(run, inputs=[editor, checkpoint, invert, feather, hints], outputs=result, api_name="colorize")
+        button.click(run, inputs=[editor, upload, checkpoint, invert, feather, hints], outputs=result,
+                     api_name="colorize")
 
         def place(text: str | None, picked: str, event: Any) -> str:
             x, y = event.index  # pixels of the full-resolution result, the photo's own

@@ -163,13 +163,15 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def assert_painted_result(result: Image.Image, photo: Path, painted: np.ndarray, export: Path) -> None:
-    """``result`` is what colorize() gives for ``painted``: colored there, R = G = B exactly elsewhere, same size."""
+def assert_painted_result(result: Image.Image, photo: Path, painted: np.ndarray, export: Path,
+                          size: tuple[int, int] | None = None) -> None:
+    """``result`` is what colorize() gives for ``painted``: colored there, R = G = B exactly elsewhere, at ``size``
+    (default: the file's)."""
     from colorgan.checkpoint import load_generator
     from colorgan.inference import colorize
 
     pixels = np.asarray(result.convert("RGB"), dtype=np.int16)
-    assert result.size == Image.open(photo).size
+    assert result.size == (size or Image.open(photo).size)
     outside = pixels[~painted]
     assert (outside[:, 0] == outside[:, 1]).all() and (outside[:, 1] == outside[:, 2]).all()
     inside = pixels[painted]
@@ -195,7 +197,7 @@ def test_page_colorizes_where_the_layer_is_painted(export: Path, photo: Path, tm
         editor = {"background": handle_file(str(photo)), "layers": [handle_file(str(stroke))],
                   "composite": handle_file(str(photo))}
         output = client.predict(editor, str(export), api_name="/colorize")
-        assert Path(output).suffix == ".png"  # lossless: WebP would break the exact gray
+        assert Path(output).name == "photo_colorized.png"  # PNG: lossless, WebP would break the exact gray
         assert_painted_result(Image.open(output), photo, painted, export)
         # The library dropdown replaces the paint with a mask the user can edit on; invert colors the rest.
         started = client.predict(editor, "half_vertical", api_name="/library_mask")
@@ -211,35 +213,110 @@ def test_page_colorizes_where_the_layer_is_painted(export: Path, photo: Path, tm
         page.close()
 
 
+def rotated_jpeg(path: Path) -> Path:
+    """A JPEG stored 40 wide and 56 high with EXIF orientation 6 (turn 90 degrees clockwise): 56x40 upright."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(smooth_color_image(np.random.default_rng(5), 56, 40)).save(path, quality=95, exif=exif)
+    return path
+
+
+def test_page_colorizes_the_uploaded_file_as_predict_does(export: Path, photo: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 16-bit PNG and an EXIF-rotated JPEG, uploaded and painted: the result is predict's output for the file
+    under that paint (upright, full size, the same pixels and depth), named after it; a pasted photo is used as is."""
+    pytest.importorskip("gradio", reason="the app needs the extra: pip install 'colorgan[app]'")
+    from gradio_client import Client, handle_file
+
+    from colorgan import app
+    from colorgan.checkpoint import load_generator
+    from colorgan.inference import colorize, colorize_files
+
+    gray16 = tmp_path / "gray16.png"
+    Image.fromarray(np.arange(40 * 56, dtype=np.uint16).reshape(40, 56) * 25 + 1000).save(gray16)  # low bytes vary
+    assert Image.open(gray16).mode.startswith("I")  # a 16-bit file
+    jpeg = rotated_jpeg(tmp_path / "turned.jpg")
+    generator = load_generator(export)[0]
+    page = app.launch(export, port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(page.local_url, verbose=False, download_files=str(tmp_path / "downloads"))
+        # (file, longest side the editor shows, the paint there): the JPEG's copy is half size, painted at half size
+        for source, side, shown in ((gray16, 2048, (slice(5, 30), slice(10, 40))), (jpeg, 28, (slice(3, 15),
+                                                                                                slice(5, 20)))):
+            monkeypatch.setattr(app, "DISPLAY_SIDE", side)
+            opened, result = client.predict(handle_file(str(source)), api_name="/open_photo")
+            copy = opened["background"]
+            width, height = Image.open(copy).size
+            assert result is None and not opened["layers"] and (width, height) == ((56, 40) if side > 56 else (28, 20))
+            stroke = tmp_path / f"{source.stem}_layer.png"
+            layer(height, width, shown, alpha=128).save(stroke)
+            editor = {"background": handle_file(copy), "layers": [handle_file(str(stroke))], "composite": None}
+            output = Path(client.predict(editor, str(export), api_name="/colorize"))
+            assert output.name == f"{source.stem}_colorized.png"
+            painted = np.zeros((height, width), dtype=bool)
+            painted[shown] = True
+            painted = painted.repeat(40 // height, axis=0).repeat(56 // width, axis=1)  # the paint, nearest
+            assert_painted_result(Image.open(output), source, painted, export, size=(56, 40))
+            predicted = colorize_files([source], mask=torch.from_numpy(painted.astype(np.float32)),
+                                       generator=generator, size=32, out_dir=tmp_path / "predict", progress=False)
+            expected = Image.open(predicted.written[0][1])
+            assert Image.open(output).mode == expected.mode  # the depth predict writes
+            assert np.array_equal(np.asarray(Image.open(output)), np.asarray(expected))
+        # A photo pasted over the upload's copy is colorized as the browser sent it, under a generic name.
+        stroke = tmp_path / "pasted_layer.png"
+        layer(40, 56, (slice(6, 30), slice(10, 40))).save(stroke)
+        pasted = {"background": handle_file(str(photo)), "layers": [handle_file(str(stroke))], "composite": None}
+        output = Path(client.predict(pasted, str(export), api_name="/colorize"))
+        painted = np.zeros((40, 56), dtype=bool)
+        painted[6:30, 10:40] = True
+        assert output.name == "photo_colorized.png"
+        assert np.array_equal(np.asarray(Image.open(output)), np.asarray(
+            colorize(photo, mask=torch.from_numpy(painted.astype(np.float32)), generator=generator, size=32)))
+    finally:
+        page.close()
+
+
+def test_upload_needs_an_image_file(tmp_path: Path) -> None:
+    from colorgan.app import open_upload
+
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ColorganError, match="cannot read image notes.png"):
+        open_upload(tmp_path / "notes.png")
+
+
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own browser downloads are never used
 
 
 @pytest.mark.slow  # ~20 s: a browser starts; runs in the default suite all the same
 def test_browser_paints_a_stroke_and_downloads_the_result(export: Path, tmp_path: Path) -> None:
-    """End to end in a real browser: upload, paint with the mouse, colorize, download, check the file."""
+    """End to end in a real browser: upload a rotated JPEG, paint with the mouse, colorize, download, check the
+    file against colorize() of the JPEG itself."""
     pytest.importorskip("gradio", reason="the app needs the extra: pip install 'colorgan[app]'")
     playwright = pytest.importorskip("playwright.sync_api", reason="needs Playwright: pip install playwright==1.65.2")
     if not CHROMIUM.is_file():
         pytest.skip(f"needs Chromium at {CHROMIUM}: apt-get install -y --no-install-recommends chromium")
-    from colorgan.app import launch
+    from colorgan.app import PLACEHOLDER, launch
     from colorgan.checkpoint import load_generator
     from colorgan.inference import colorize
 
-    source = tmp_path / "photo.png"
-    Image.fromarray(smooth_color_image(np.random.default_rng(4), 96, 128)).save(source)
+    source = tmp_path / "turned.jpg"  # stored 96 wide and 128 high, EXIF orientation 6: 128x96 upright
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(smooth_color_image(np.random.default_rng(4), 128, 96)).save(source, quality=95, exif=exif)
     app = launch(export, port=None, prevent_thread_lock=True, quiet=True)
     try:
         with playwright.sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            # The file input is in the page before the editor listens to it: wait until its canvas exists.
-            page.goto(app.local_url, wait_until="networkidle")
+            # The file input is in the page before the page listens: wait until the editor's canvas exists. (Not
+            # for network idle: the page keeps a heartbeat open for its per-session state.)
+            page.goto(app.local_url)
             page.locator("#editor canvas").first.wait_for()
-            page.locator("#editor input[type=file]").set_input_files(str(source))
+            page.locator("#photo input[type=file]").set_input_files(str(source))
             # The photo is decoded and drawn in the browser (no request to wait for): its first undo step says it
             # is on the canvas. A stroke painted before that would be on an empty canvas, without a background.
             playwright.expect(page.locator("#editor button[title=Undo]")).to_be_enabled(timeout=30_000)
-            playwright.expect(page.locator("#editor")).not_to_contain_text("Upload an image")
+            playwright.expect(page.locator("#editor")).not_to_contain_text(PLACEHOLDER)
             canvas = page.locator("#editor canvas").first
             box = canvas.bounding_box()
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -255,6 +332,7 @@ def test_browser_paints_a_stroke_and_downloads_the_result(export: Path, tmp_path
             playwright.expect(page.locator("#hints textarea")).to_have_value(re.compile(r"^\d+,\d+,#2060ff$"))
             with page.expect_download() as download:
                 page.locator("#result").get_by_label("Download").first.click()
+            assert download.value.suggested_filename == "turned_colorized.png"
             saved = tmp_path / "downloaded.png"
             download.value.save_as(saved)
             browser.close()
