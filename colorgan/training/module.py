@@ -58,7 +58,8 @@ class ColorGAN(pl.LightningModule):
             channels (``condition_channels: 3``; the default generator gets them), each training batch draws hints
             from the truth on the device, validation batches draw them with a fixed seed (the batch index) and
             test batches get none (so test scores compare with a model trained without hints). The
-            discriminator does not see the hints; the masked L1/L2 is unchanged.
+            discriminator sees the hints too when it is built with ``condition_channels: 3`` (it judges whether
+            the colors fit them), else not; the masked L1/L2 is unchanged.
         hint_p: parameter of the geometric number of hints per image (1/8: mean 7, one image in 8 without any).
     """
 
@@ -77,6 +78,9 @@ class ColorGAN(pl.LightningModule):
         if not 0 < hint_p <= 1:
             raise ColorganError(f"model.hint_p must be in (0, 1], got {hint_p}")
         self.discriminator = discriminator if discriminator is not None else PatchDiscriminator()
+        _check_hint_channels(self.discriminator, hints, "discriminator", optional=True)
+        # The discriminator is given the hints only when it was built for them.
+        self._judge_hints = takes_hints(self.discriminator)
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {n_critic}")
         self.objective = GANObjective(adversarial_loss, adversarial_weight, l1_weight, l2_weight, gp_weight)
@@ -148,7 +152,8 @@ class ColorGAN(pl.LightningModule):
 
         if self.objective.adversarial:
             with self.toggled_optimizer(d_opt):
-                d_loss, logs = self.objective.discriminator_loss(self.discriminator, L, ab, fake_ab, mask)
+                d_loss, logs = self.objective.discriminator_loss(self.discriminator, L, ab, fake_ab, mask,
+                                                                 condition if self._judge_hints else None)
                 self._check_finite(d_loss, "discriminator")
                 d_opt.zero_grad(set_to_none=True)
                 self.manual_backward(d_loss)
@@ -157,7 +162,8 @@ class ColorGAN(pl.LightningModule):
 
         if (batch_idx + 1) % self.hparams.n_critic == 0:
             with self.toggled_optimizer(g_opt):
-                g_loss, logs = self.objective.generator_loss(self.discriminator, L, ab, fake_ab, mask)
+                g_loss, logs = self.objective.generator_loss(self.discriminator, L, ab, fake_ab, mask,
+                                                             condition if self._judge_hints else None)
                 self._check_finite(g_loss, "generator")
                 g_opt.zero_grad(set_to_none=True)
                 self.manual_backward(g_loss)
@@ -274,13 +280,16 @@ class ColorGAN(pl.LightningModule):
         self._train_ab_sum = torch.tensor(section.get("train_ab_sum", [0.0, 0.0, 0.0]), dtype=torch.float64)
 
 
-def _check_hint_channels(generator: nn.Module, hints: bool) -> None:
-    """Refuse a generator whose condition input does not fit ``hints`` (3 channels with hints, none without)."""
-    channels = getattr(generator, "condition_channels", 0)
-    if hints and not takes_hints(generator):
-        raise ColorganError(f"model.hints is true, but the generator takes {channels} condition channels; hints need "
+def _check_hint_channels(network: nn.Module, hints: bool, name: str = "generator", optional: bool = False) -> None:
+    """Refuse a network whose condition input does not fit ``hints``: 3 channels with hints, none without.
+
+    ``optional``: with hints, none is fine too (the discriminator may or may not see them).
+    """
+    channels = getattr(network, "condition_channels", 0)
+    if hints and not takes_hints(network) and not (optional and channels == 0):
+        raise ColorganError(f"model.hints is true, but the {name} takes {channels} condition channels; hints need "
                             f"{HINT_CHANNELS} (a, b and the hint mask): add condition_channels: {HINT_CHANNELS} to "
-                            f"the generator's init_args")
+                            f"the {name}'s init_args")
     if not hints and channels:
-        raise ColorganError(f"the generator takes {channels} condition channels, but model.hints is false; set "
+        raise ColorganError(f"the {name} takes {channels} condition channels, but model.hints is false; set "
                             f"model.hints: true (for {HINT_CHANNELS} channels) or remove condition_channels")

@@ -4,8 +4,8 @@ As in NVlabs' stylegan2-ada and edm ``training/loss.py``, the training loop only
 network is penalized for lives here, so :class:`colorgan.training.module.ColorGAN` and the plain loop of
 ``benchmarks/train_throughput.py`` optimize exactly the same thing.
 
-The discriminator judges (L, ab, mask): real chroma is shown through the same mask as the generated one, so only
-the colored region can give a fake away.
+The discriminator judges (L, ab, mask[, condition]): real chroma is shown through the same mask as the generated
+one, so only the colored region can give a fake away; a hinted model's discriminator may also see the hints.
 """
 
 from __future__ import annotations
@@ -25,7 +25,16 @@ from colorgan.training.losses import (
     masked_l2,
 )
 
-__all__ = ["GANObjective"]
+__all__ = ["GANObjective", "judge"]
+
+
+def judge(discriminator: nn.Module, L: torch.Tensor, ab: torch.Tensor, mask: torch.Tensor,  # noqa: N803
+          condition: torch.Tensor | None = None) -> torch.Tensor:
+    """``discriminator(L, ab, mask[, condition]) -> logits``: the condition is passed only when there is one, so a
+    discriminator written with three arguments keeps working."""
+    if condition is None:
+        return discriminator(L, ab, mask)
+    return discriminator(L, ab, mask, condition)
 
 
 @dataclass(frozen=True)
@@ -66,34 +75,39 @@ class GANObjective:
                              "gradient penalty treats as independent); use norm: instance, layer or none")
 
     def discriminator_loss(self, discriminator: nn.Module, L: torch.Tensor, true_ab: torch.Tensor,  # noqa: N803
-                           fake_ab: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                           fake_ab: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | None = None,
+                           ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """D's loss on real ``true_ab`` and generated ``fake_ab`` (B, 2, H, W), both seen through ``mask``.
 
-        ``fake_ab`` is detached here: this loss trains the discriminator only.
+        ``fake_ab`` is detached here: this loss trains the discriminator only. ``condition`` (B, C, H, W), e.g. the
+        hints, is given to the discriminator with both, when not None.
         """
         real_ab, fake_ab = true_ab * mask, fake_ab.detach()
-        loss = discriminator_loss(self.adversarial_loss, discriminator(L, real_ab, mask),
-                                  discriminator(L, fake_ab, mask))
+        loss = discriminator_loss(self.adversarial_loss, judge(discriminator, L, real_ab, mask, condition),
+                                  judge(discriminator, L, fake_ab, mask, condition))
         logs = {"d_loss": loss.detach()}
         if self.adversarial_loss == "wgan-gp":
             # fp32 outside autocast: the double backward of the penalty is fragile in bf16/fp16
             with torch.autocast(device_type=L.device.type, enabled=False):
-                gp = gradient_penalty(lambda ab: discriminator(L.float(), ab, mask.float()), real_ab.float(),
-                                      fake_ab.float())
+                cond = condition.float() if condition is not None else None
+                gp = gradient_penalty(lambda ab: judge(discriminator, L.float(), ab, mask.float(), cond),
+                                      real_ab.float(), fake_ab.float())
             loss = loss + self.gp_weight * gp
             logs["gp"] = gp.detach()
         return loss, logs
 
     def generator_loss(self, discriminator: nn.Module | None, L: torch.Tensor, true_ab: torch.Tensor,  # noqa: N803
-                       fake_ab: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """G's loss: masked L1 and L2 to ``true_ab`` plus, when adversarial, fooling ``discriminator``."""
+                       fake_ab: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | None = None,
+                       ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G's loss: masked L1 and L2 to ``true_ab`` plus, when adversarial, fooling ``discriminator`` (which sees
+        ``condition`` when not None)."""
         l1, l2 = masked_l1(fake_ab, true_ab, mask), masked_l2(fake_ab, true_ab, mask)
         loss = self.l1_weight * l1 + self.l2_weight * l2
         logs = {"g_l1": l1.detach(), "g_l2": l2.detach()}
         if self.adversarial:
             if discriminator is None:
                 raise ValueError(f"adversarial_weight {self.adversarial_weight} needs a discriminator")
-            g_adv = generator_loss(self.adversarial_loss, discriminator(L, fake_ab, mask))
+            g_adv = generator_loss(self.adversarial_loss, judge(discriminator, L, fake_ab, mask, condition))
             loss = loss + self.adversarial_weight * g_adv
             logs["g_adv"] = g_adv.detach()
         return loss, logs

@@ -218,6 +218,38 @@ def test_hints_reach_the_generator_in_training_and_validation_is_seeded(image_di
     assert (model.ema_generator.seen[-1] == 0).all()  # test batches: no hints
 
 
+class _Judge(PatchDiscriminator):
+    """A discriminator that records the condition it judged with."""
+
+    def __init__(self, condition_channels: int) -> None:
+        super().__init__(base_channels=4, num_layers=2, max_channels=16, condition_channels=condition_channels)
+        self.seen: list[torch.Tensor | None] = []
+
+    def forward(self, L, ab, mask, condition=None):  # noqa: N803
+        self.seen.append(None if condition is None else condition.detach().clone())
+        return super().forward(L, ab, mask, condition)
+
+
+@pytest.mark.parametrize("judged", [True, False])
+def test_discriminator_sees_the_hints_only_when_built_for_them(image_dir, judged):
+    model = ColorGAN(_Recorder(), _Judge(3 if judged else 0), hints=True, hint_p=0.05)
+    _fit(model, image_dir, steps=2)
+    d_calls = model.discriminator.seen
+    assert len(d_calls) == 2 * 2 + 2  # per batch: real and fake for D's step, fake for G's
+    if judged:  # the very hints the generator colorized with, for real and fake alike
+        assert all(torch.equal(c, model.generator.seen[i // 3]) for i, c in enumerate(d_calls))
+    else:
+        assert all(c is None for c in d_calls)
+
+
+def test_a_hinted_discriminator_needs_a_hinted_model():
+    from colorgan.errors import ColorganError
+
+    with pytest.raises(ColorganError, match=re.escape("the discriminator takes 3 condition channels, but model.hints "
+                                                      "is false")):
+        ColorGAN(UNetGenerator(base_channels=4, depth=3, max_channels=16), _Judge(3), hints=False)
+
+
 @pytest.mark.parametrize(("channels", "hints", "message"), [
     (0, True, "model.hints is true, but the generator takes 0 condition channels; hints need 3"),
     (3, False, "the generator takes 3 condition channels, but model.hints is false")])
