@@ -66,3 +66,21 @@ def test_bad_settings_are_refused() -> None:
         GANObjective("wgan-gp").check_discriminator(PatchDiscriminator(norm="batch"))
     with pytest.raises(ValueError, match="needs a discriminator"):
         GANObjective().generator_loss(None, *_batch())
+
+
+def test_a_conditioned_discriminator_judges_with_the_condition_everywhere() -> None:
+    """The hints reach D for real, fake, the gradient penalty and G's adversarial term alike."""
+    D = PatchDiscriminator(base_channels=4, num_layers=2, condition_channels=3)  # noqa: N806
+    L, true_ab, fake_ab, mask = _batch()  # noqa: N806
+    condition = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    objective = GANObjective("wgan-gp", gp_weight=7.0)
+    torch.manual_seed(3)
+    d_loss, _ = objective.discriminator_loss(D, L, true_ab, fake_ab, mask, condition)
+    torch.manual_seed(3)
+    gp = gradient_penalty(lambda ab: D(L, ab, mask, condition), true_ab * mask, fake_ab)
+    plain = discriminator_loss("wgan-gp", D(L, true_ab * mask, mask, condition), D(L, fake_ab, mask, condition))
+    torch.testing.assert_close(d_loss, plain + 7.0 * gp)
+    g_loss, logs = objective.generator_loss(D, L, true_ab, fake_ab, mask, condition)
+    torch.testing.assert_close(logs["g_adv"], generator_loss("wgan-gp", D(L, fake_ab, mask, condition)).detach())
+    with pytest.raises(ValueError):  # and it cannot judge without them
+        objective.discriminator_loss(D, L, true_ab, fake_ab, mask)
