@@ -73,3 +73,16 @@ def test_wheel_ships_configs_and_runs_the_quickstart_outside_the_repository(tmp_
     gray = np.floor((np.arange(width) + 0.5) / width * 8) % 2 == 1  # the library's stripes: 8 bands, odd ones gray
     assert (rgb[:, gray, 0] == rgb[:, gray, 1]).all() and (rgb[:, gray, 1] == rgb[:, gray, 2]).all()
     assert np.abs(rgb[:, ~gray, 0] - rgb[:, ~gray, 2]).mean() > 1  # and the others colored
+
+
+def test_every_bundled_photo_is_credited_once_and_small() -> None:
+    import csv
+
+    folder = REPO / "colorgan" / "sample_photos"
+    rows = list(csv.DictReader((folder / "credits.csv").open(encoding="utf-8")))
+    photos = sorted(p.name for p in folder.glob("*.jpg"))
+    assert sorted(r["file"] for r in rows) == photos  # each photo once, no credit without its photo
+    assert all(r["author"] and r["source"] and r["license"] for r in rows)
+    credits_md = (folder / "CREDITS.md").read_text(encoding="utf-8")
+    assert all(f"| {name} |" in credits_md for name in photos) and f"holds {len(photos)} small" in credits_md
+    assert all(min(Image.open(folder / name).size) == 192 for name in photos)  # downscaled as CREDITS.md says
