@@ -21,7 +21,7 @@ from colorgan.training.losses import AdversarialLoss, masked_l1
 from colorgan.training.objectives import GANObjective
 from colorgan.version import __version__
 
-__all__ = ["ColorGAN"]
+__all__ = ["ColorGAN", "learning_rate_factor"]
 
 
 class ColorGAN(pl.LightningModule):
@@ -61,6 +61,9 @@ class ColorGAN(pl.LightningModule):
             discriminator sees the hints too when it is built with ``condition_channels: 3`` (it judges whether
             the colors fit them), else not; the masked L1/L2 is unchanged.
         hint_p: parameter of the geometric number of hints per image (1/8: mean 7, one image in 8 without any).
+        lr_decay: final share of ``trainer.max_epochs`` over which every learning rate falls linearly to 0, as
+            pix2pix and CycleGAN train (constant for the first half, then linear decay: 0.5); 0 keeps them constant.
+            Set per batch from the epoch and batch index, so a resumed run continues the same schedule.
     """
 
     def __init__(self, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
@@ -68,7 +71,7 @@ class ColorGAN(pl.LightningModule):
                  l2_weight: float = 10.0, gp_weight: float = 10.0, n_critic: int = 1, lr_generator: float = 2e-4,
                  lr_discriminator: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
                  ema_decay: float = 0.999, lr_encoder: float | None = None, hints: bool = False,
-                 hint_p: float = HINT_P) -> None:
+                 hint_p: float = HINT_P, lr_decay: float = 0.0) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["generator", "discriminator"])
         self.automatic_optimization = False
@@ -77,6 +80,8 @@ class ColorGAN(pl.LightningModule):
         _check_hint_channels(self.generator, hints)
         if not 0 < hint_p <= 1:
             raise ColorganError(f"model.hint_p must be in (0, 1], got {hint_p}")
+        if not 0 <= lr_decay <= 1:
+            raise ColorganError(f"model.lr_decay must be in [0, 1], got {lr_decay}")
         self.discriminator = discriminator if discriminator is not None else PatchDiscriminator()
         _check_hint_channels(self.discriminator, hints, "discriminator", optional=True)
         # The discriminator is given the hints only when it was built for them.
@@ -103,8 +108,27 @@ class ColorGAN(pl.LightningModule):
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         hp = self.hparams
-        return [torch.optim.Adam(self._generator_groups(), lr=hp.lr_generator, betas=tuple(hp.betas)),
-                torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_discriminator, betas=tuple(hp.betas))]
+        optimizers = [torch.optim.Adam(self._generator_groups(), lr=hp.lr_generator, betas=tuple(hp.betas)),
+                      torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_discriminator, betas=tuple(hp.betas))]
+        for optimizer in optimizers:  # the rates lr_decay scales (kept apart from "lr", which it rewrites)
+            for group in optimizer.param_groups:
+                group.setdefault("base_lr", group["lr"])
+        return optimizers
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """Set the learning rates of this batch: constant, then linear to 0 over the last ``lr_decay`` of training."""
+        share = self.hparams.get("lr_decay", 0.0)
+        if not share:
+            return
+        epochs = self.trainer.max_epochs
+        if epochs is None or epochs < 1:
+            raise ColorganError("model.lr_decay needs trainer.max_epochs, the length its schedule is a share of")
+        batches = max(1, int(self.trainer.num_training_batches))
+        done = (self.current_epoch + batch_idx / batches) / epochs  # share of training before this batch
+        factor = learning_rate_factor(done, share)
+        for optimizer in self.trainer.optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = group["base_lr"] * factor
 
     def _generator_groups(self) -> list[dict[str, Any]]:
         """The generator's parameter groups: a pretrained encoder at ``lr_encoder``, the rest at ``lr_generator``."""
@@ -278,6 +302,18 @@ class ColorGAN(pl.LightningModule):
         section = checkpoint.get("colorgan", {})
         self._ema_updates = int(section.get("ema_updates", 0))
         self._train_ab_sum = torch.tensor(section.get("train_ab_sum", [0.0, 0.0, 0.0]), dtype=torch.float64)
+
+
+def learning_rate_factor(done: float, decay: float) -> float:
+    """The factor on the base learning rates after a share ``done`` of training: 1, then linear to 0 over the last
+    share ``decay`` (pix2pix's schedule at 0.5). A batch at ``done`` < 1 never gets 0: the last one still learns.
+
+    >>> [round(learning_rate_factor(d, 0.5), 2) for d in (0.0, 0.5, 0.75, 0.99)]
+    [1.0, 1.0, 0.5, 0.02]
+    """
+    if decay <= 0 or done <= 1 - decay:
+        return 1.0
+    return max(0.0, (1.0 - done) / decay)
 
 
 def _check_hint_channels(network: nn.Module, hints: bool, name: str = "generator", optional: bool = False) -> None:

@@ -266,3 +266,44 @@ def test_default_generator_takes_hints_when_asked():
     assert model.generator.condition_channels == 3
     L, mask = torch.zeros(1, 1, 32, 32), torch.ones(1, 1, 32, 32)  # noqa: N806
     assert model(L, mask).shape == (1, 2, 32, 32)  # no condition: colorized without hints
+
+
+class _Rates(pl.Callback):
+    """Records (epoch, batch, generator lr, encoder-free discriminator lr) as each batch starts training."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int, float, float]] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        g, d = trainer.optimizers
+        self.seen.append((trainer.current_epoch, batch_idx, g.param_groups[0]["lr"], d.param_groups[0]["lr"]))
+
+
+def test_lr_decay_is_constant_then_linear_to_zero_and_survives_resume(image_dir, tmp_path):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    def fit(epochs, rates, ckpt_path=None):
+        dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=2, num_workers=0, val_fraction=0.25)
+        trainer = pl.Trainer(max_epochs=epochs, limit_train_batches=2, limit_val_batches=0, accelerator="cpu",
+                             logger=False, enable_progress_bar=False, enable_model_summary=False,
+                             callbacks=[rates, ModelCheckpoint(dirpath=tmp_path, save_last=True)])
+        trainer.fit(_model(lr_decay=0.5, lr_generator=4e-4, lr_discriminator=2e-4), dm, ckpt_path=ckpt_path)
+
+    whole = _Rates()
+    fit(4, whole)  # 8 batches: the first half at the base rates, then 1, 3/4, 1/2, 1/4 of them
+    factors = [g / 4e-4 for *_, g, _ in whole.seen]
+    assert factors == pytest.approx([1, 1, 1, 1, 1, 0.75, 0.5, 0.25])
+    assert all(d / 2e-4 == pytest.approx(f) for (*_, d), f in zip(whole.seen, factors, strict=True))
+    resumed = _Rates()
+    fit(4, resumed, ckpt_path=tmp_path / "last.ckpt")  # a finished run: nothing more to train
+    fit(6, resumed, ckpt_path=tmp_path / "last.ckpt")  # a longer run resumed: its own schedule from epoch 4
+    # epochs 4 and 5 of 6: the decay began at epoch 3, so 1 - (4/6 - 1/2) / (1/2) = 2/3 and on
+    assert [(e, round(g / 4e-4, 4)) for e, _, g, _ in resumed.seen] == [(4, 0.6667), (4, 0.5), (5, 0.3333),
+                                                                        (5, 0.1667)]
+
+
+def test_lr_decay_needs_a_share_in_range():
+    from colorgan.errors import ColorganError
+
+    with pytest.raises(ColorganError, match=r"model.lr_decay must be in \[0, 1\], got 1.5"):
+        _model(lr_decay=1.5)
