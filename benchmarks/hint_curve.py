@@ -1,11 +1,12 @@
 """Scores against the number of color hints, as a Markdown table and a PNG plot, from ``colorgan evaluate --hints``.
 
     colorgan evaluate --ckpt HINTED.ckpt --hints 1,2,5,10,20,50 --out hints.json data/heldout
-    python benchmarks/hint_curve.py hints.json --out docs/images/hint_curve.png [--no-hints PLAIN.json]
+    python benchmarks/hint_curve.py hints.json --out docs/images/hint_curve.png [--no-hints PLAIN.json ...]
 
 The plot has two panels over the hint count (0 to 50, square-root axis so that the first hints are visible):
 PSNR inside the mask (higher is better) and |dCF| (lower is better), all (image, mask) pairs pooled, with the gray
-and mean-color baselines as dashed lines and, with ``--no-hints``, the same recipe trained without hints as a dot
+and mean-color baselines as dashed lines and, with ``--no-hints``, the same recipe trained without hints (one or more
+seeds) as a square each
 at 0. Drawn with Pillow only.
 """
 
@@ -33,19 +34,19 @@ def curve(path: Path) -> tuple[list[tuple[int, float, float]], dict[str, tuple[f
 
 
 def table(points: list[tuple[int, float, float]], baselines: dict[str, tuple[float, float]],
-          plain: tuple[float, float] | None) -> str:
+          plain: list[tuple[float, float]]) -> str:
     lines = ["| hints | " + " | ".join(str(n) for n, _, _ in points) + " |",
              "|---|" + "--:|" * len(points),
              "| PSNR-in | " + " | ".join(f"{p:.2f}" for _, p, _ in points) + " |",
              "| \\|dCF\\| | " + " | ".join(f"{d:.1f}" for _, _, d in points) + " |"]
     notes = [f"{name}: PSNR-in {p:.2f}, |dCF| {d:.1f}" for name, (p, d) in baselines.items()]
-    if plain:
-        notes.append(f"same recipe without hints: PSNR-in {plain[0]:.2f}, |dCF| {plain[1]:.1f}")
+    for psnr, dcf in plain:
+        notes.append(f"same recipe without hints: PSNR-in {psnr:.2f}, |dCF| {dcf:.1f}")
     return "\n".join(lines) + "\n\n" + "; ".join(notes) + "."
 
 
 def plot(points: list[tuple[int, float, float]], baselines: dict[str, tuple[float, float]],
-         plain: tuple[float, float] | None, out: Path) -> None:
+         plain: list[tuple[float, float]], out: Path) -> None:
     image = Image.new("RGB", (2 * PANEL_W, PANEL_H), "white")
     draw = ImageDraw.Draw(image)
     top_count = max(n for n, _, _ in points)
@@ -54,7 +55,7 @@ def plot(points: list[tuple[int, float, float]], baselines: dict[str, tuple[floa
         x0, y0 = panel * PANEL_W + MARGIN, 30
         w, h = PANEL_W - MARGIN - 16, PANEL_H - y0 - 40
         values = [p[index] for p in points] + [b[index - 1] for b in baselines.values()]
-        values += [plain[index - 1]] if plain else []
+        values += [p[index - 1] for p in plain]
         lo, hi = min(values), max(values)
         lo, hi = lo - 0.05 * (hi - lo or 1), hi + 0.05 * (hi - lo or 1)
 
@@ -83,13 +84,13 @@ def plot(points: list[tuple[int, float, float]], baselines: dict[str, tuple[floa
         draw.line(line, fill=COLORS["model"], width=3)
         for x, y in line:
             draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=COLORS["model"])
-        if plain:
-            x, y = xy(0, plain[index - 1])
+        for p in plain:
+            x, y = xy(0, p[index - 1])
             draw.rectangle([x - 5, y - 5, x + 5, y + 5], outline=COLORS["plain"], width=2)
         if panel == 0:
             draw.text((x0 + 8, y0 + 8), "model with n hints (blue)", fill=COLORS["model"])
             if plain:
-                draw.text((x0 + 8, y0 + 22), "trained without hints (red square)", fill=COLORS["plain"])
+                draw.text((x0 + 8, y0 + 22), "trained without hints (red squares, one per seed)", fill=COLORS["plain"])
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
 
@@ -98,10 +99,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("evaluation", type=Path, help="JSON written by colorgan evaluate --hints ... --out")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
-    parser.add_argument("--no-hints", type=Path, help="evaluation JSON of the same recipe trained without hints")
+    parser.add_argument("--no-hints", type=Path, nargs="+", default=[],
+                        help="evaluation JSONs of the same recipe trained without hints (e.g. one per seed)")
     args = parser.parse_args()
     points, baselines = curve(args.evaluation)
-    plain = curve(args.no_hints)[0][0][1:] if args.no_hints else None
+    plain = [curve(path)[0][0][1:] for path in args.no_hints]
     plot(points, baselines, plain, args.out)
     print(table(points, baselines, plain))
     print(f"wrote {args.out}")
