@@ -21,6 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``colorgan`` command; ``argv`` defaults to ``sys.argv[1:]``."""
     from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get("WANDB_MODE") == "":  # set but empty, as `WANDB_MODE= colorgan ...`: wandb refuses it, so unset
+        del os.environ["WANDB_MODE"]
     try:
         from colorgan.commands import COMMANDS, run
 

@@ -119,4 +119,6 @@ class LoggerSaveConfigCallback(SaveConfigCallback):
             if isinstance(logger, WandbLogger):
                 run = logger.experiment
                 run.config.update({"config": yaml.safe_load(text)}, allow_val_change=True)  # searchable in the UI
-                Path(run.dir, "colorgan-config.yaml").write_text(text)  # the file itself, uploaded with the run
+                folder = Path(run.dir)
+                if folder.is_dir():  # the file itself, uploaded with the run; WANDB_MODE=disabled runs have none
+                    (folder / "colorgan-config.yaml").write_text(text)

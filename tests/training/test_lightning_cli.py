@@ -296,3 +296,23 @@ def test_fit_with_hints_and_a_generator_without_hint_channels(image_dir, workdir
     err = capsys.readouterr().err.strip()
     assert err.startswith("colorgan: error: model.hints is true, but the generator takes 0 condition channels")
     assert "\n" not in err
+
+
+@pytest.mark.parametrize("mode", ["disabled", "", "offline"])
+def test_fit_logs_to_wandb_in_every_mode(mode, image_dir, workdir):
+    """A W&B logger in the config, as the shipped configs have: offline keeps the config with the run, and
+    WANDB_MODE=disabled (or set empty) trains without one. In a fresh process, as a user runs it: wandb keeps
+    its settings per process, so an earlier in-process run would hide what a first one does."""
+    overlay = workdir / "wandb.yaml"
+    overlay.write_text("trainer:\n  logger:\n    - class_path: pytorch_lightning.loggers.WandbLogger\n"
+                       "      init_args: {save_dir: runs, project: colorgan, name: tiny}\n")
+    env = {**os.environ, "WANDB_MODE": mode}
+    if mode != "offline":  # wandb then names a run folder in its default place, which it never creates
+        env.pop("WANDB_DIR", None)
+    result = subprocess.run([sys.executable, "-m", "colorgan.cli", "fit", "--config", TINY, "--config", str(overlay),
+                             "--data.data_dir", str(image_dir)], cwd=workdir, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    if mode == "offline":
+        saved = list(workdir.glob("**/files/colorgan-config.yaml"))
+        assert len(saved) == 1 and "UNetGenerator" in saved[0].read_text()
