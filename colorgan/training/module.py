@@ -123,8 +123,9 @@ class ColorGAN(pl.LightningModule):
         epochs = self.trainer.max_epochs
         if epochs is None or epochs < 1:
             raise ColorganError("model.lr_decay needs trainer.max_epochs, the length its schedule is a share of")
-        batches = max(1, int(self.trainer.num_training_batches))
-        done = (self.current_epoch + batch_idx / batches) / epochs  # share of training before this batch
+        batches = self.trainer.num_training_batches  # inf for a stream of unknown length: then per epoch
+        within = batch_idx / batches if 0 < batches < float("inf") else 0.0
+        done = (self.current_epoch + within) / epochs  # share of training before this batch
         factor = learning_rate_factor(done, share)
         for optimizer in self.trainer.optimizers:
             for group in optimizer.param_groups:
