@@ -44,7 +44,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from heldout_photos import Photo, apt_download, copyright_path, deb_version, dep5_stanza, extract, fail, source_file  # noqa: E402
+from heldout_photos import Photo, dep5_stanza, fail, fetch, source_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"lomiri-wallpapers-16.04": "20.04.0-2", "lxqt-themes": "1.2.0-1", "mate-backgrounds": "1.26.0-1",
@@ -148,15 +148,7 @@ def main() -> None:
     stats: list[dict[str, str]] = []
     for package, tested in PACKAGES.items():
         keeps = [k for k in KEEP if k.package == package]
-        deb = apt_download(package, args.cache)
-        version = deb_version(deb)
-        if version != tested:
-            print(f"warning: {package} {version}, the list was checked on {tested}", file=sys.stderr)
-        copyright_file = args.cache / package / copyright_path(package)
-        missing = [photo(k) for k in keeps if not source_file(photo(k), args.cache).exists()]
-        if missing or not copyright_file.exists():
-            extract(deb, package, missing, args.cache)
-        text = copyright_file.read_text(encoding="utf-8")
+        version, text = fetch(package, tested, [photo(k) for k in keeps], args.cache)
         for keep in keeps:
             out = args.out / f"{keep.name}.jpg"
             save_cropped(source_file(photo(keep), args.cache), out, args.size)

@@ -170,6 +170,20 @@ def copyright_path(package: str) -> str:
     return f"usr/share/doc/{package}/copyright"
 
 
+def fetch(package: str, tested: str, photos: list[Photo], cache: Path) -> tuple[str, str]:
+    """Download ``package`` (unless cached), warn when its version is not the ``tested`` one, and extract those of
+    ``photos`` not yet in ``cache`` and its copyright file; returns (version, debian/copyright text)."""
+    deb = apt_download(package, cache)
+    version = deb_version(deb)
+    if version != tested:
+        print(f"warning: {package} {version}, the photo list was checked on {tested}", file=sys.stderr)
+    copyright_file = cache / package / copyright_path(package)
+    missing = [p for p in photos if not source_file(p, cache).exists()]
+    if missing or not copyright_file.exists():
+        extract(deb, package, missing, cache)
+    return version, copyright_file.read_text(encoding="utf-8")
+
+
 def extract(deb: Path, package: str, photos: list[Photo], cache: Path) -> None:
     """Stream the .deb's files once and keep just the photos and the copyright file (the .deb may be 400 MB)."""
     wanted = {copyright_path(package): None} | {p.path: p for p in photos}
@@ -283,18 +297,10 @@ def main() -> None:
     stanzas: dict[tuple[str, str, str], dict[str, str]] = {}
     for package, tested in PACKAGES.items():
         photos = [p for p in ALLOW_LIST if p.package == package]
-        deb = apt_download(package, args.cache)
-        version = deb_version(deb)
-        if version != tested:
-            print(f"warning: {package} {version}, the allow-list was checked on {tested}", file=sys.stderr)
-        copyright_file = args.cache / package / copyright_path(package)
         todo = [p for p in photos if not (fresh and (args.out / f"{p.name}.jpg").exists())]
-        missing = [p for p in todo if not source_file(p, args.cache).exists()]
-        if missing or not copyright_file.exists():
-            extract(deb, package, missing, args.cache)
+        version, text = fetch(package, tested, todo, args.cache)
         for photo in todo:
             save_resized(source_file(photo, args.cache), photo, args.out / f"{photo.name}.jpg", args.size)
-        text = copyright_file.read_text(encoding="utf-8")
         for photo in photos:
             stanza = dep5_stanza(text, photo.path) or {
                 "files": "?", "copyright": f"see debian/copyright of {package} {version}", "license": "?"}
