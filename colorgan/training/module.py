@@ -115,14 +115,17 @@ class ColorGAN(pl.LightningModule):
                 group.setdefault("base_lr", group["lr"])
         return optimizers
 
+    def on_fit_start(self) -> None:
+        epochs = self.trainer.max_epochs
+        if self.hparams.get("lr_decay", 0.0) and (epochs is None or epochs < 1):
+            raise ColorganError("model.lr_decay needs trainer.max_epochs, the length its schedule is a share of")
+
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         """Set the learning rates of this batch: constant, then linear to 0 over the last ``lr_decay`` of training."""
         share = self.hparams.get("lr_decay", 0.0)
         if not share:
             return
         epochs = self.trainer.max_epochs
-        if epochs is None or epochs < 1:
-            raise ColorganError("model.lr_decay needs trainer.max_epochs, the length its schedule is a share of")
         batches = self.trainer.num_training_batches  # inf for a stream of unknown length: then per epoch
         within = batch_idx / batches if 0 < batches < float("inf") else 0.0
         done = (self.current_epoch + within) / epochs  # share of training before this batch

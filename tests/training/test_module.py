@@ -307,3 +307,16 @@ def test_lr_decay_needs_a_share_in_range():
 
     with pytest.raises(ColorganError, match=r"model.lr_decay must be in \[0, 1\], got 1.5"):
         _model(lr_decay=1.5)
+
+
+def test_lr_decay_needs_max_epochs_before_training_starts(image_dir):
+    from colorgan.errors import ColorganError
+
+    model = _model(lr_decay=0.5)
+    g0 = copy.deepcopy(model.generator.state_dict())
+    dm = ColorizationDataModule(str(image_dir), image_size=32, batch_size=2, num_workers=0, val_fraction=0.25)
+    trainer = pl.Trainer(max_epochs=-1, max_steps=4, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    with pytest.raises(ColorganError, match="model.lr_decay needs trainer.max_epochs"):
+        trainer.fit(model, dm)
+    assert not _changed(g0, model.generator.state_dict())  # refused before the first step
