@@ -51,7 +51,7 @@ USER_HINT_SIZE = 5
 
 __all__ = ["HINT_CHANNELS", "HINT_P", "HINT_SIZES", "MAX_HINTS", "USER_HINT_SIZE", "Hint", "UserHint", "color_ab",
            "generate", "hint_counts", "hints_from_points", "load_hints", "paint_hints", "parse_hint", "place_hints",
-           "sample_hints", "takes_hints", "to_user_hint"]
+           "require_hints", "sample_hints", "takes_hints", "to_user_hint"]
 
 
 @dataclass(frozen=True)
@@ -212,6 +212,13 @@ def sample_hints(ab: torch.Tensor, mask: torch.Tensor, *, p: float = HINT_P, max
 def takes_hints(generator: torch.nn.Module) -> bool:
     """Whether ``generator`` was built for hints: its condition input has the :data:`HINT_CHANNELS` channels."""
     return getattr(generator, "condition_channels", 0) == HINT_CHANNELS
+
+
+def require_hints(generator: torch.nn.Module, use: str) -> None:
+    """Refuse, in one line saying that it cannot ``use``, a ``generator`` trained without hints."""
+    if not takes_hints(generator):
+        raise ColorganError(f"this checkpoint was trained without hints (its generator has no hint channels), so it "
+                            f"cannot {use}")
 
 
 def generate(generator: torch.nn.Module, L: torch.Tensor, mask: torch.Tensor,  # noqa: N803

@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 from colorgan.checkpoint import find_latest_checkpoint, load_generator, replace_atomically
 from colorgan.color import lab_norm_to_rgb_in_gamut, neutralize, rgb_to_lab_norm
 from colorgan.errors import ColorganError, printable
-from colorgan.hints import UserHint, generate, hints_from_points, place_hints, takes_hints, to_user_hint
+from colorgan.hints import UserHint, generate, hints_from_points, place_hints, require_hints, takes_hints, to_user_hint
 from colorgan.images import IMAGE_SUFFIXES, READ_ERRORS, find_images, open_rgb, to_rgb
 from colorgan.masks import resolve_mask
 
@@ -78,9 +78,8 @@ def _user_hints(hints: Sequence[HintSpec] | None, generator: nn.Module) -> list[
         checked = [to_user_hint(hint) for hint in hints or ()]
     except ValueError as error:
         raise ColorganError(f"bad hint: {error}") from None
-    if checked and not takes_hints(generator):
-        raise ColorganError("this checkpoint was trained without hints (its generator has no hint channels), so it "
-                            "cannot take --hint/--hints; colorize without them or use a model fit with model.hints")
+    if checked:
+        require_hints(generator, "take --hint/--hints; colorize without them or use a model fit with model.hints")
     return checked
 
 

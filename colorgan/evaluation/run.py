@@ -44,7 +44,7 @@ from colorgan.evaluation.metrics import ColorizationMetrics
 from colorgan.evaluation.protocol import PROTOCOL_FAMILIES, ProtocolDataset
 from colorgan.evaluation.report import EvaluationResult
 from colorgan.evaluation.scores import scored_rgb
-from colorgan.hints import sample_hints, takes_hints
+from colorgan.hints import require_hints, sample_hints, takes_hints
 from colorgan.images import ImageFolderDataset, find_images, screen_images
 from colorgan.inference import resolve_device
 
@@ -170,9 +170,8 @@ def _hint_methods(generator: nn.Module | None, hints: Sequence[int]) -> dict[str
     hinted = generator is not None and takes_hints(generator)
     if counts and generator is None:
         raise ColorganError("--hints scores a model with hints; it needs a checkpoint (not --baselines-only)")
-    if counts and not hinted:
-        raise ColorganError("this checkpoint was trained without hints (its generator has no hint channels), so it "
-                            "cannot be scored with --hints")
+    if counts:
+        require_hints(generator, "be scored with --hints")
     if not hinted:
         return {}
     return {"model": 0, **{f"model+{n} hint{'s' * (n != 1)}": n for n in counts if n > 0}}
