@@ -58,12 +58,15 @@ class UNetEncoderGenerator(RebuildableModule):
 
     Encoder: ``timm.create_model(encoder, features_only=True)``, any timm model with ``features_only`` support
     (``efficientnet_lite0``, ``resnet34``, ``convnext_tiny``, ...). L becomes the gray image ImageNet models expect
-    (``(L + 1) / 2`` repeated to 3 channels, ImageNet mean/std); the mask (and any condition) enters the encoder's
-    first conv through zero-initialized filters (:class:`MaskedStem`), so a pretrained encoder starts out exactly as
-    on ImageNet and learns how to use the mask.
+    (``(L + 1) / 2`` repeated to 3 channels, ImageNet mean/std). With ``mask_in_encoder`` (the default) the mask
+    (and any condition) enters the encoder's first conv through zero-initialized filters (:class:`MaskedStem`), so a
+    pretrained encoder starts out exactly as on ImageNet and learns how to use the mask. Without it the encoder sees
+    the gray photo only: its features describe the scene whatever the mask, the mask and condition join every
+    decoder level instead, and a frozen encoder (``lr_encoder: 0`` in training) needs no backward pass at all.
 
     Decoder: from the deepest feature map up, each level upsamples (bilinear), concatenates the encoder's feature
-    map of that resolution and the mask average-pooled to it, and fuses them with conv-norm-ReLU. timm's first
+    map of that resolution and the mask (without ``mask_in_encoder``: mask and condition) average-pooled to it, and
+    fuses them with conv-norm-ReLU. timm's first
     feature map is usually at 1/2 (1/4 for ConvNeXt), so a last level at full resolution fuses the upsampled
     features with L, the mask and the condition; a 1x1 conv and tanh give ab. Inputs of any size are padded
     (replicate) to a multiple of the encoder's largest reduction (32 for most) and the output is cropped back.
@@ -93,13 +96,15 @@ class UNetEncoderGenerator(RebuildableModule):
         norm: normalization in the decoder (the encoder keeps its own).
         condition_channels: extra input channels beyond L and mask (0 for plain colorization).
         freeze_encoder_bn: keep the encoder's BatchNorm layers in eval mode while training (see above).
+        mask_in_encoder: feed the mask and condition to the encoder's first conv as well as to the decoder (False:
+            to the decoder only; measured in docs/BENCHMARKS.md, "A frozen encoder that sees only the photo").
     """
 
     spec_overrides = {"pretrained": False}  # the file holds the trained weights: rebuilding never downloads
 
     def __init__(self, encoder: str = "efficientnet_lite0", pretrained: bool = True,
                  decoder_channels: Sequence[int] = (16, 32, 64, 96, 128), norm: GeneratorNorm = "batch",
-                 condition_channels: int = 0, freeze_encoder_bn: bool = True) -> None:
+                 condition_channels: int = 0, freeze_encoder_bn: bool = True, mask_in_encoder: bool = True) -> None:
         super().__init__()
         widths = [int(width) for width in decoder_channels]
         if not widths or min(widths) < 1:
@@ -118,19 +123,22 @@ class UNetEncoderGenerator(RebuildableModule):
             load_timm_encoder_weights(encoder, backbone)
         self.condition_channels = condition_channels
         self.freeze_encoder_bn = freeze_encoder_bn
+        self.mask_in_encoder = mask_in_encoder
         self.channels: list[int] = list(backbone.feature_info.channels())
         self.reductions: list[int] = list(backbone.feature_info.reduction())
         self.multiple = max(self.reductions)
 
         # The mask [and condition] join RGB at the encoder's first conv (found by position: the first 3-channel conv).
-        stem_path = next((name for name, module in backbone.named_modules()
-                          if isinstance(module, nn.Conv2d) and module.in_channels == 3), None)
-        if stem_path is None:
-            raise ValueError(f"the {encoder!r} encoder has no 3-channel first conv to add the mask to")
-        parent, _, child = stem_path.rpartition(".")
-        setattr(backbone.get_submodule(parent), child,
-                MaskedStem(backbone.get_submodule(stem_path), 1 + condition_channels))
-        self.stem_path = stem_path
+        self.stem_path: str | None = None
+        if mask_in_encoder:
+            stem_path = next((name for name, module in backbone.named_modules()
+                              if isinstance(module, nn.Conv2d) and module.in_channels == 3), None)
+            if stem_path is None:
+                raise ValueError(f"the {encoder!r} encoder has no 3-channel first conv to add the mask to")
+            parent, _, child = stem_path.rpartition(".")
+            setattr(backbone.get_submodule(parent), child,
+                    MaskedStem(backbone.get_submodule(stem_path), 1 + condition_channels))
+            self.stem_path = stem_path
         self.encoder = backbone
         self.to_rgb = ImageNetGray()
 
@@ -140,8 +148,9 @@ class UNetEncoderGenerator(RebuildableModule):
         bias = norm == "none"  # a bias right before a normalization is dead weight
         self.decoder = nn.ModuleList()
         channels = self.channels[-1]
+        pooled = 1 if mask_in_encoder else 1 + condition_channels  # what joins each lower level besides features
         for j in reversed(range(levels)):  # deepest first, the order forward() runs them in
-            skip = self.channels[j - 1] + 1 if j > 0 else 2 + condition_channels  # + mask | L, mask, condition
+            skip = self.channels[j - 1] + pooled if j > 0 else 2 + condition_channels  # | L, mask, condition
             self.decoder.append(nn.Sequential(nn.Conv2d(channels + skip, width[j], 3, padding=1, bias=bias),
                                               norm_layer(norm, width[j]), nn.ReLU(True)))
             channels = width[j]
@@ -159,6 +168,8 @@ class UNetEncoderGenerator(RebuildableModule):
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         """The backbone's own (pretrained) parameters: the encoder without the mask's zero-initialized stem filters."""
+        if self.stem_path is None:
+            return list(self.encoder.parameters())
         new = {id(p) for p in self.encoder.get_submodule(self.stem_path).extra.parameters()}
         return [p for p in self.encoder.parameters() if id(p) not in new]
 
@@ -174,14 +185,16 @@ class UNetEncoderGenerator(RebuildableModule):
         x = torch.cat([self.to_rgb(L), stack_inputs(L, mask, condition)], dim=1)  # RGB, L, mask[, condition]
         # Unconditional (a zero pad is a no-op): no shape-dependent branch for the ONNX tracer to freeze.
         x = F.pad(x, (0, -w % self.multiple, 0, -h % self.multiple), mode="replicate")
-        features = self.encoder(torch.cat([x[:, :3], x[:, 4:]], dim=1))  # RGB, mask[, condition]
+        # RGB, mask[, condition] | RGB only: then no gradient flows into a frozen encoder and it runs forward only
+        features = self.encoder(torch.cat([x[:, :3], x[:, 4:]], dim=1) if self.mask_in_encoder else x[:, :3])
         full = x[:, 3:]  # L, mask[, condition] at full resolution
+        side = full[:, 1:2] if self.mask_in_encoder else full[:, 1:]  # pooled into each lower level
         skips = [*reversed(features[:-1]), full]
         reductions = [*reversed(self.reductions[:-1]), 1]
         y = features[-1]
         for block, skip, reduction in zip(self.decoder, skips, reductions, strict=True):
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            parts = [y, skip] if reduction == 1 else [y, skip, F.avg_pool2d(full[:, 1:2], reduction)]
+            parts = [y, skip] if reduction == 1 else [y, skip, F.avg_pool2d(side, reduction)]
             y = block(torch.cat(parts, dim=1))
         ab = torch.tanh(self.head(y))[..., :h, :w]
         return apply_mask(ab, mask)

@@ -50,8 +50,9 @@ def test_output_has_input_size_and_is_gray_outside_mask(encoder: str) -> None:
     assert ab[~outside].abs().sum() > 0
 
 
-def test_every_parameter_gets_a_gradient() -> None:
-    net = _tiny().train()
+@pytest.mark.parametrize("mask_in_encoder", [True, False])
+def test_every_parameter_gets_a_gradient(mask_in_encoder: bool) -> None:
+    net = _tiny(mask_in_encoder=mask_in_encoder).train()
     L = torch.rand(2, 1, 32, 40) * 2 - 1  # noqa: N806
     net(L, torch.ones_like(L)).square().mean().backward()
     missing = [n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
@@ -73,6 +74,35 @@ def test_mask_is_an_input() -> None:
         plain = net.encoder(torch.cat([rgb, torch.zeros_like(mask)], 1))
         masked = net.encoder(torch.cat([rgb, mask], 1))
     assert all(torch.equal(a, b) for a, b in zip(plain, masked, strict=True))
+
+
+def test_encoder_without_the_mask_sees_the_photo_only() -> None:
+    """mask_in_encoder=False: the encoder's features do not depend on the mask or the hints, which still steer the
+    colors inside the mask (through the decoder); a frozen encoder is then not part of the backward pass at all."""
+    net = _tiny(mask_in_encoder=False, condition_channels=3).eval()
+    assert net.stem_path is None and net.encoder.conv_stem.in_channels == 3
+    seen: list[list[torch.Tensor]] = []
+    net.encoder.register_forward_hook(lambda module, args, out: seen.append(out))
+    L, mask = generator_inputs(1, 32, 48)  # noqa: N806
+    condition = torch.zeros(1, 3, 32, 48)
+    hinted = condition.clone()
+    hinted[:, :, 10:14, 10:14] = torch.tensor([0.5, -0.5, 1.0])[:, None, None]
+    with torch.no_grad():
+        runs = [net(L, m, c) for m, c in [(mask, condition), (torch.ones_like(mask), condition), (mask, hinted)]]
+    assert all(torch.equal(a, b) for a, b in zip(seen[0], seen[1], strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(seen[0], seen[2], strict=True))
+    inside = (mask == 1).expand_as(runs[0])
+    assert not torch.allclose(runs[0][inside], runs[1][inside])
+    assert not torch.allclose(runs[0][inside], runs[2][inside])
+    assert torch.equal(runs[2][~inside], torch.zeros_like(runs[2][~inside]))
+
+    for p in net.encoder_parameters():  # what lr_encoder 0 does
+        p.requires_grad_(False)
+    seen.clear()
+    net.train()(L, mask, hinted).square().mean().backward()
+    assert not any(f.requires_grad for f in seen[0])  # no graph through the encoder: forward only
+    assert all(p.grad is not None for p in net.decoder_parameters())
+    assert all(p.grad is None for p in net.encoder_parameters())
 
 
 def test_condition_channels() -> None:
@@ -130,15 +160,17 @@ def test_encoder_batchnorm_frozen_in_train_mode(freeze: bool) -> None:
     assert not any(m.training for m in _batchnorms(net))
 
 
-def test_encoder_and_decoder_parameters_split_every_parameter_once() -> None:
-    net = _tiny()
+@pytest.mark.parametrize("mask_in_encoder", [True, False])
+def test_encoder_and_decoder_parameters_split_every_parameter_once(mask_in_encoder: bool) -> None:
+    net = _tiny(mask_in_encoder=mask_in_encoder)
     encoder, decoder = net.encoder_parameters(), net.decoder_parameters()
     ids = [id(p) for p in encoder + decoder]
     assert len(ids) == len(set(ids))
     assert set(ids) == {id(p) for p in net.parameters()}
     plain = timm.create_model("efficientnet_lite0", features_only=True)
     assert [p.shape for p in encoder] == [p.shape for p in plain.parameters()]  # exactly the backbone's own
-    assert any(p is net.encoder.conv_stem.extra.weight for p in decoder)  # the new mask filters are decoder-side
+    if mask_in_encoder:  # the new mask filters are decoder-side
+        assert any(p is net.encoder.conv_stem.extra.weight for p in decoder)
 
 
 def _imagenet_top5(model: nn.Module, photo: str) -> list[int]:
@@ -237,8 +269,9 @@ def test_broken_weights_wheel_is_one_sentence(content: object, message: str, tmp
     assert "\n" not in str(error.value)
 
 
-def test_exports_to_safetensors_and_onnx(tmp_path: Path) -> None:
-    net = _tiny().eval()
+@pytest.mark.parametrize("mask_in_encoder", [True, False])
+def test_exports_to_safetensors_and_onnx(tmp_path: Path, mask_in_encoder: bool) -> None:
+    net = _tiny(mask_in_encoder=mask_in_encoder).eval()
     L, mask = generator_inputs(1, 45, 61)  # noqa: N806
     with torch.no_grad():
         expected = net(L, mask)
