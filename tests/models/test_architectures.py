@@ -230,7 +230,10 @@ def test_config_trains_two_steps_and_its_checkpoint_rebuilds(config: str, workdi
     assert info["weights"] == "ema"
     parameters = [name for name, _ in generator.named_parameters()]
     g_optimizer, d_optimizer = (s["state"] for s in checkpoint["optimizer_states"])
-    assert len(g_optimizer) == len(parameters)  # Adam keeps state only for parameters that received a gradient
+    # Adam keeps state only for parameters that received a gradient: all, or the decoder's with a frozen encoder
+    frozen = checkpoint["hyper_parameters"].get("lr_encoder") == 0
+    trained = generator.decoder_parameters() if frozen else list(generator.parameters())
+    assert len(g_optimizer) == len(trained) and (len(trained) < len(parameters)) == frozen
     # The EMA copy starts equal to the generator; it can only differ if the generator's weights moved.
     assert any(not torch.equal(state[f"generator.{k}"], state[f"ema_generator.{k}"]) for k in parameters)
     adversarial = config != "autoencoder.yaml"
