@@ -66,10 +66,10 @@ class UNetEncoderGenerator(RebuildableModule):
 
     Decoder: from the deepest feature map up, each level upsamples (bilinear), concatenates the encoder's feature
     map of that resolution and the mask (without ``mask_in_encoder``: mask and condition) average-pooled to it, and
-    fuses them with conv-norm-ReLU. timm's first
-    feature map is usually at 1/2 (1/4 for ConvNeXt), so a last level at full resolution fuses the upsampled
-    features with L, the mask and the condition; a 1x1 conv and tanh give ab. Inputs of any size are padded
-    (replicate) to a multiple of the encoder's largest reduction (32 for most) and the output is cropped back.
+    fuses them with conv-norm-ReLU. timm's first feature map is usually at 1/2 (1/4 for ConvNeXt), so a last level
+    at full resolution fuses the upsampled features with L, the mask and the condition; a 1x1 conv and tanh give ab.
+    Inputs of any size are padded (replicate) to a multiple of the encoder's largest reduction (32 for most) and the
+    output is cropped back.
 
     Encoder BatchNorm: with ``freeze_encoder_bn`` (the default) the encoder's BatchNorm layers stay in eval mode even
     when the module trains (:meth:`train` is overridden): they keep normalizing with the running statistics learned
