@@ -6,7 +6,8 @@ import importlib
 
 import pytest
 
-MODULES = ["colorgan.color", "colorgan.hints", "colorgan.models.layers", "colorgan.inference"]
+MODULES = ["colorgan.color", "colorgan.hints", "colorgan.models.layers", "colorgan.models.ab_classes",
+           "colorgan.inference"]
 
 
 @pytest.mark.parametrize("name", MODULES)

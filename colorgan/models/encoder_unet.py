@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from colorgan.models.ab_classes import ab_bin_centers, annealed_mean
 from colorgan.models.layers import (
     GeneratorNorm,
     ImageNetGray,
@@ -25,7 +27,9 @@ from colorgan.models.layers import (
 )
 from colorgan.models.weights import import_timm, load_timm_encoder_weights
 
-__all__ = ["MaskedStem", "UNetEncoderGenerator"]
+Head = Literal["regression", "classes"]
+
+__all__ = ["Head", "MaskedStem", "UNetEncoderGenerator"]
 
 
 class MaskedStem(nn.Module):
@@ -68,6 +72,11 @@ class UNetEncoderGenerator(RebuildableModule):
     map of that resolution and the mask (without ``mask_in_encoder``: mask and condition) average-pooled to it, and
     fuses them with conv-norm-ReLU. timm's first feature map is usually at 1/2 (1/4 for ConvNeXt), so a last level
     at full resolution fuses the upsampled features with L, the mask and the condition; a 1x1 conv and tanh give ab.
+    With ``head="classes"`` the decoder stops at 1/4 of the input instead, where a 1x1 conv predicts logits over
+    the quantized ab plane (:mod:`colorgan.models.ab_classes`); their annealed mean at ``temperature`` is upsampled
+    (bilinear) to ab, as in Zhang et al.'s colorization: chroma is smooth, L carries the detail, and a regressed
+    mean hue is the brown that this head avoids. :meth:`forward_with_logits` also returns the logits, for the
+    class loss.
     Inputs of any size are padded (replicate) to a multiple of the encoder's largest reduction (32 for most) and the
     output is cropped back.
 
@@ -98,14 +107,22 @@ class UNetEncoderGenerator(RebuildableModule):
         freeze_encoder_bn: keep the encoder's BatchNorm layers in eval mode while training (see above).
         mask_in_encoder: feed the mask and condition to the encoder's first conv as well as to the decoder (False:
             to the decoder only; measured in docs/BENCHMARKS.md, "A frozen encoder that sees only the photo").
+        head: ``regression`` (tanh ab at full resolution) or ``classes`` (ab classes at 1/4, see above).
+        temperature: the annealed mean's temperature for ``head="classes"`` (Zhang et al.: 0.38); a plain attribute,
+            so it can be changed on a trained network.
     """
 
     spec_overrides = {"pretrained": False}  # the file holds the trained weights: rebuilding never downloads
 
     def __init__(self, encoder: str = "efficientnet_lite0", pretrained: bool = True,
                  decoder_channels: Sequence[int] = (16, 32, 64, 96, 128), norm: GeneratorNorm = "batch",
-                 condition_channels: int = 0, freeze_encoder_bn: bool = True, mask_in_encoder: bool = True) -> None:
+                 condition_channels: int = 0, freeze_encoder_bn: bool = True, mask_in_encoder: bool = True,
+                 head: Head = "regression", temperature: float = 0.38) -> None:
         super().__init__()
+        if head not in ("regression", "classes"):
+            raise ValueError(f"head must be 'regression' or 'classes', got {head!r}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
         widths = [int(width) for width in decoder_channels]
         if not widths or min(widths) < 1:
             raise ValueError(f"decoder_channels must be one or more positive widths, got {decoder_channels!r}")
@@ -124,6 +141,7 @@ class UNetEncoderGenerator(RebuildableModule):
         self.condition_channels = condition_channels
         self.freeze_encoder_bn = freeze_encoder_bn
         self.mask_in_encoder = mask_in_encoder
+        self.head_kind, self.temperature = head, float(temperature)
         self.channels: list[int] = list(backbone.feature_info.channels())
         self.reductions: list[int] = list(backbone.feature_info.reduction())
         self.multiple = max(self.reductions)
@@ -142,19 +160,31 @@ class UNetEncoderGenerator(RebuildableModule):
         self.encoder = backbone
         self.to_rgb = ImageNetGray()
 
-        # Level j works at the resolution of the encoder's feature j - 1 (level 0: full resolution).
+        # Level j works at the resolution of the encoder's feature j - 1 (level 0: full resolution). The class head
+        # stops at the level of reduction 4 (levels below it are not built).
         levels = len(self.channels)
+        self.output_stride = 1
+        last = 0
+        if head == "classes":
+            if 4 not in self.reductions:
+                raise ValueError(f"head='classes' needs a 1/4 feature map; {encoder!r} has reductions "
+                                 f"{self.reductions}")
+            last, self.output_stride = self.reductions.index(4) + 1, 4
         width = [widths[min(j, len(widths) - 1)] for j in range(levels)]
         bias = norm == "none"  # a bias right before a normalization is dead weight
         self.decoder = nn.ModuleList()
         channels = self.channels[-1]
         pooled = 1 if mask_in_encoder else 1 + condition_channels  # what joins each lower level besides features
-        for j in reversed(range(levels)):  # deepest first, the order forward() runs them in
+        for j in reversed(range(last, levels)):  # deepest first, the order forward() runs them in
             skip = self.channels[j - 1] + pooled if j > 0 else 2 + condition_channels  # | L, mask, condition
             self.decoder.append(nn.Sequential(nn.Conv2d(channels + skip, width[j], 3, padding=1, bias=bias),
                                               norm_layer(norm, width[j]), nn.ReLU(True)))
             channels = width[j]
-        self.head = nn.Conv2d(channels, 2, 1)
+        if head == "classes":
+            self.register_buffer("ab_centers", ab_bin_centers(), persistent=False)  # a constant, not a weight
+            self.head = nn.Conv2d(channels, len(self.ab_centers), 1)
+        else:
+            self.head = nn.Conv2d(channels, 2, 1)
         self.train()  # puts the frozen BatchNorm layers in eval mode
 
     def train(self, mode: bool = True) -> UNetEncoderGenerator:
@@ -180,6 +210,12 @@ class UNetEncoderGenerator(RebuildableModule):
 
     def forward(self, L: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:  # noqa: N803
         """(B, 1, H, W) L and mask [+ (B, C, H, W) condition] -> (B, 2, H, W) ab in [-1, 1], 0 outside the mask."""
+        return self.forward_with_logits(L, mask, condition)[0]
+
+    def forward_with_logits(self, L: torch.Tensor, mask: torch.Tensor,  # noqa: N803
+                            condition: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(ab, logits)``: ab as :meth:`forward`; with ``head="classes"`` the class logits (B, Q, H', W') at 1/4
+        of the padded input (``H' = ceil(H / 32) * 8`` for a stride-32 encoder), else None."""
         check_inputs(L, mask, condition, self.condition_channels)
         h, w = L.shape[-2:]
         x = torch.cat([self.to_rgb(L), stack_inputs(L, mask, condition)], dim=1)  # RGB, L, mask[, condition]
@@ -189,12 +225,16 @@ class UNetEncoderGenerator(RebuildableModule):
         features = self.encoder(torch.cat([x[:, :3], x[:, 4:]], dim=1) if self.mask_in_encoder else x[:, :3])
         full = x[:, 3:]  # L, mask[, condition] at full resolution
         side = full[:, 1:2] if self.mask_in_encoder else full[:, 1:]  # pooled into each lower level
-        skips = [*reversed(features[:-1]), full]
-        reductions = [*reversed(self.reductions[:-1]), 1]
+        skips = [*reversed(features[:-1]), full][:len(self.decoder)]
+        reductions = [*reversed(self.reductions[:-1]), 1][:len(self.decoder)]
         y = features[-1]
         for block, skip, reduction in zip(self.decoder, skips, reductions, strict=True):
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             parts = [y, skip] if reduction == 1 else [y, skip, F.avg_pool2d(side, reduction)]
             y = block(torch.cat(parts, dim=1))
-        ab = torch.tanh(self.head(y))[..., :h, :w]
-        return apply_mask(ab, mask)
+        if self.head_kind == "regression":
+            return apply_mask(torch.tanh(self.head(y))[..., :h, :w], mask), None
+        logits = self.head(y)
+        ab = annealed_mean(logits, self.ab_centers, self.temperature).to(y.dtype)
+        ab = F.interpolate(ab, size=x.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
+        return apply_mask(ab, mask), logits

@@ -287,3 +287,37 @@ def test_exports_to_safetensors_and_onnx(tmp_path: Path, mask_in_encoder: bool) 
     pytest.importorskip("onnxruntime")
     onnx_path = save_generator_onnx(net, tmp_path / "g.onnx", metadata)
     assert_onnx_matches(onnx_path, net, [(45, 61), (70, 33)])
+
+
+def test_class_head_predicts_ab_classes_at_a_quarter_and_stays_gray_outside_the_mask() -> None:
+    net = _tiny(head="classes", condition_channels=3, mask_in_encoder=False).eval()
+    L, mask = generator_inputs(2, 37, 53)  # noqa: N806
+    with torch.no_grad():
+        ab, logits = net.forward_with_logits(L, mask, torch.zeros(2, 3, 37, 53))
+    assert ab.shape == (2, 2, 37, 53) and ab.abs().max() <= 1.0
+    assert logits.shape == (2, len(net.ab_centers), 16, 16)  # padded to 64 x 64, at 1/4
+    outside = (mask == 0).expand_as(ab)
+    assert torch.equal(ab[outside], torch.zeros_like(ab[outside])) and ab[~outside].abs().sum() > 0
+    # the temperature is a plain attribute: a cooler decode of the same logits is more saturated
+    with torch.no_grad():
+        net.temperature = 1.0
+        warm = net(L, mask, torch.zeros(2, 3, 37, 53))
+    assert warm.norm() < ab.norm()
+    assert _tiny(head="regression").forward_with_logits(L, mask)[1] is None
+    with pytest.raises(ValueError, match="head must be"):
+        _tiny(head="bins")
+    with pytest.raises(ValueError, match="1/4 feature map"):
+        _tiny(encoder="vit_tiny_patch16_224", head="classes")  # every feature map at 1/16
+
+
+def test_class_head_rebuilds_from_its_spec_and_exports(tmp_path: Path) -> None:
+    net = _tiny(head="classes", temperature=0.3).eval()
+    spec = network_spec(net)
+    assert spec is not None and spec["init_args"]["head"] == "classes" and spec["init_args"]["temperature"] == 0.3
+    metadata = {"colorgan": json.dumps({"generator": spec, "weights": "ema"})}
+    loaded, _ = load_generator(save_generator_safetensors(net, tmp_path / "g.safetensors", metadata))
+    L, mask = generator_inputs(1, 45, 61)  # noqa: N806
+    with torch.no_grad():
+        assert (loaded(L, mask) - net(L, mask)).abs().max() < 1e-5
+    pytest.importorskip("onnxruntime")
+    assert_onnx_matches(save_generator_onnx(net, tmp_path / "g.onnx", metadata), net, [(45, 61), (70, 33)])
