@@ -12,6 +12,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from colorgan.models.ab_classes import downsample_ab, soft_encode
+
 AdversarialLoss = Literal["lsgan", "wgan-gp", "hinge", "vanilla"]
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "discriminator_loss",
     "generator_loss",
     "gradient_penalty",
+    "masked_class_loss",
     "masked_l1",
     "masked_l2",
 ]
@@ -122,3 +125,32 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> t
 def masked_l2(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean squared error over the pixels where ``mask`` (B, 1, H, W), binary or soft, is on; weighted by it."""
     return _masked_mean((pred - target).square(), mask)
+
+
+def masked_class_loss(logits: torch.Tensor, true_ab: torch.Tensor, mask: torch.Tensor, centers: torch.Tensor,
+                      weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy of ab class ``logits`` (B, Q, h, w) against the soft-encoded true ab (B, 2, H, W), where
+    ``mask`` (B, 1, H, W) is on: Zhang et al.'s multinomial loss.
+
+    ab and mask are area-averaged to the logits' resolution (``H / h``, an integer, e.g. 4); a pixel there counts
+    with the share of its area that the mask covers. ``centers`` (Q, 2) are the bins the logits are over.
+    ``weights`` (Q,), e.g. :func:`colorgan.models.ab_classes.class_weights`, rebalance the classes: each pixel
+    counts with the weight of its true color (soft: its targets' weighted sum).
+
+    Returns:
+        ``(loss, counts)``: the scalar loss and the (Q,) sum of the masked soft targets, the batch's class
+        histogram (for estimating the prior that ``weights`` come from).
+    """
+    stride = true_ab.shape[-1] // logits.shape[-1]
+    if stride < 1 or true_ab.shape[-2] // stride != logits.shape[-2]:
+        raise ValueError(f"logits {tuple(logits.shape[-2:])} are not a whole reduction of ab "
+                         f"{tuple(true_ab.shape[-2:])}")
+    small_ab, small_mask = downsample_ab(true_ab.float(), stride), downsample_ab(mask.float(), stride)
+    with torch.no_grad():
+        targets = soft_encode(small_ab, centers)
+        counts = (targets * small_mask).sum(dim=(0, 2, 3))
+        pixel_weight = small_mask if weights is None else small_mask * torch.einsum(
+            "bqhw,q->bhw", targets, weights.to(targets)).unsqueeze(1)
+    cross_entropy = -(targets * torch.log_softmax(logits.float(), dim=1)).sum(dim=1, keepdim=True)
+    # normalized by the mask's area, not by the weights' sum: rebalancing changes which pixels matter, not the scale
+    return (cross_entropy * pixel_weight).sum() / small_mask.sum().clamp_min(1.0), counts

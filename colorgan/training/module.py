@@ -17,6 +17,7 @@ from colorgan.evaluation.metrics import ColorizationMetrics
 from colorgan.evaluation.scores import colorfulness, mask_leak, scored_rgb
 from colorgan.hints import HINT_CHANNELS, HINT_P, generate, sample_hints, takes_hints
 from colorgan.models import PatchDiscriminator, UNetGenerator, network_spec
+from colorgan.models.ab_classes import class_weights
 from colorgan.training.losses import AdversarialLoss, masked_l1
 from colorgan.training.objectives import GANObjective
 from colorgan.version import __version__
@@ -64,6 +65,13 @@ class ColorGAN(pl.LightningModule):
         lr_decay: final share of ``trainer.max_epochs`` over which every learning rate falls linearly to 0, as
             pix2pix and CycleGAN train (constant for the first half, then linear decay: 0.5); 0 keeps them constant.
             Set per batch from the epoch and batch index, so a resumed run continues the same schedule.
+        class_weight: weight of the cross-entropy over ab classes, for a generator with ``head: classes``
+            (:class:`~colorgan.models.encoder_unet.UNetEncoderGenerator`): Zhang et al.'s loss, which learns a
+            distribution of plausible colors instead of their brownish mean.
+        rebalance: class rebalancing of that loss, in [0, 1): each pixel counts with ``1 / (rebalance * p +
+            (1 - rebalance) / Q)`` for the frequency ``p`` of its color among the training pixels so far (counted
+            on the device as training goes, kept in checkpoints); Zhang et al. use 0.5. Rare, saturated colors then
+            count more than the grays and browns that dominate photos. 0: off.
     """
 
     def __init__(self, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
@@ -71,7 +79,8 @@ class ColorGAN(pl.LightningModule):
                  l2_weight: float = 10.0, gp_weight: float = 10.0, n_critic: int = 1, lr_generator: float = 2e-4,
                  lr_discriminator: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
                  ema_decay: float = 0.999, lr_encoder: float | None = None, hints: bool = False,
-                 hint_p: float = HINT_P, lr_decay: float = 0.0) -> None:
+                 hint_p: float = HINT_P, lr_decay: float = 0.0, class_weight: float = 0.0,
+                 rebalance: float = 0.0) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["generator", "discriminator"])
         self.automatic_optimization = False
@@ -88,7 +97,17 @@ class ColorGAN(pl.LightningModule):
         self._judge_hints = takes_hints(self.discriminator)
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {n_critic}")
-        self.objective = GANObjective(adversarial_loss, adversarial_weight, l1_weight, l2_weight, gp_weight)
+        if class_weight < 0:
+            raise ColorganError(f"model.class_weight must be >= 0, got {class_weight}")
+        if class_weight and getattr(self.generator, "head_kind", None) != "classes":
+            raise ColorganError("model.class_weight needs a generator with ab classes: add head: classes to the "
+                                "generator's init_args (UNetEncoderGenerator)")
+        if not 0 <= rebalance < 1 or (rebalance and not class_weight):
+            raise ColorganError(f"model.rebalance must be in [0, 1) and needs model.class_weight > 0, got {rebalance}")
+        if rebalance:  # the class histogram of the training pixels so far: the prior the weights come from
+            self.register_buffer("ab_class_counts", torch.zeros(len(self.generator.ab_centers), dtype=torch.float64))
+        self.objective = GANObjective(adversarial_loss, adversarial_weight, l1_weight, l2_weight, gp_weight,
+                                      class_weight)
         self.objective.check_discriminator(self.discriminator)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False)
         self._ema_updates = 0
@@ -176,7 +195,11 @@ class ColorGAN(pl.LightningModule):
             self._train_ab_sum = self._train_ab_sum.to(L.device) + torch.cat(
                 [(ab * mask).sum(dim=(0, 2, 3)), mask.sum().view(1)]).double()
             condition = self._hints(ab, mask, seed=None)
-        fake_ab = generate(self.generator, L, mask, condition)
+        logits = None
+        if self.objective.class_weight:
+            fake_ab, logits = self.generator.forward_with_logits(L, mask, condition)
+        else:
+            fake_ab = generate(self.generator, L, mask, condition)
 
         if self.objective.adversarial:
             with self.toggled_optimizer(d_opt):
@@ -190,14 +213,27 @@ class ColorGAN(pl.LightningModule):
 
         if (batch_idx + 1) % self.hparams.n_critic == 0:
             with self.toggled_optimizer(g_opt):
-                g_loss, logs = self.objective.generator_loss(self.discriminator, L, ab, fake_ab, mask,
-                                                             condition if self._judge_hints else None)
+                g_loss, logs = self.objective.generator_loss(
+                    self.discriminator, L, ab, fake_ab, mask, condition if self._judge_hints else None, logits,
+                    getattr(self.generator, "ab_centers", None), self._class_weights())
+                counts = logs.pop("class_counts", None)
+                if counts is not None and self.hparams.get("rebalance", 0.0):
+                    self.ab_class_counts += counts.double()
                 self._check_finite(g_loss, "generator")
                 g_opt.zero_grad(set_to_none=True)
                 self.manual_backward(g_loss)
                 g_opt.step()
             self._update_ema()
             self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
+
+    def _class_weights(self) -> torch.Tensor | None:
+        """The rebalancing weights (Q,) of the class loss from the histogram so far (uniform before any); None
+        when off."""
+        strength = self.hparams.get("rebalance", 0.0)
+        if not strength:
+            return None
+        counts = self.ab_class_counts + 1e-6  # a pseudo-count instead of a host-side "any counts yet?" check
+        return class_weights((counts / counts.sum()).float(), mix=1.0 - strength)
 
     def _check_finite(self, loss: torch.Tensor, network: str) -> None:
         """Stop training at a non-finite loss, before its backward and optimizer step.

@@ -21,6 +21,7 @@ from colorgan.training.losses import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    masked_class_loss,
     masked_l1,
     masked_l2,
 )
@@ -47,6 +48,8 @@ class GANObjective:
         l1_weight: weight of the masked L1 distance between generated and true ab.
         l2_weight: weight of the masked L2 distance between generated and true ab.
         gp_weight: weight of the WGAN-GP gradient penalty (``wgan-gp`` only).
+        class_weight: weight of the cross-entropy of a class-head generator's ab logits
+            (:func:`~colorgan.training.losses.masked_class_loss`); 0: none.
 
     Both losses return ``(loss, logs)``: a float32 scalar to backpropagate and detached scalars to log.
     """
@@ -56,6 +59,7 @@ class GANObjective:
     l1_weight: float = 10.0
     l2_weight: float = 10.0
     gp_weight: float = 10.0
+    class_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.adversarial_loss not in ADVERSARIAL_LOSSES:
@@ -98,12 +102,22 @@ class GANObjective:
 
     def generator_loss(self, discriminator: nn.Module | None, L: torch.Tensor, true_ab: torch.Tensor,  # noqa: N803
                        fake_ab: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | None = None,
+                       logits: torch.Tensor | None = None, centers: torch.Tensor | None = None,
+                       class_weights: torch.Tensor | None = None,
                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """G's loss: masked L1 and L2 to ``true_ab`` plus, when adversarial, fooling ``discriminator`` (which sees
+        """G's loss: masked L1 and L2 to ``true_ab``, the class loss of ``logits`` over the bins ``centers`` when
+        ``class_weight`` > 0 (rebalanced by ``class_weights`` (Q,) when given; the batch's class histogram is
+        returned in the logs as ``class_counts``), plus, when adversarial, fooling ``discriminator`` (which sees
         ``condition`` when not None)."""
         l1, l2 = masked_l1(fake_ab, true_ab, mask), masked_l2(fake_ab, true_ab, mask)
         loss = self.l1_weight * l1 + self.l2_weight * l2
         logs = {"g_l1": l1.detach(), "g_l2": l2.detach()}
+        if self.class_weight > 0:
+            if logits is None or centers is None:
+                raise ValueError("class_weight > 0 needs a generator with head='classes' (its logits and bins)")
+            g_class, logs["class_counts"] = masked_class_loss(logits, true_ab, mask, centers, class_weights)
+            loss = loss + self.class_weight * g_class
+            logs["g_class"] = g_class.detach()
         if self.adversarial:
             if discriminator is None:
                 raise ValueError(f"adversarial_weight {self.adversarial_weight} needs a discriminator")

@@ -320,3 +320,42 @@ def test_lr_decay_needs_max_epochs_before_training_starts(image_dir):
     with pytest.raises(ColorganError, match="model.lr_decay needs trainer.max_epochs"):
         trainer.fit(model, dm)
     assert not _changed(g0, model.generator.state_dict())  # refused before the first step
+
+
+def test_a_class_head_trains_on_its_class_loss(image_dir):
+    pytest.importorskip("timm")
+    from colorgan.errors import ColorganError
+    from colorgan.models import UNetEncoderGenerator
+
+    generator = UNetEncoderGenerator("resnet18", pretrained=False, decoder_channels=(4, 8), head="classes")
+    model = ColorGAN(generator, PatchDiscriminator(base_channels=4, num_layers=2, norm="instance"),
+                     adversarial_weight=0.0, l1_weight=0.0, l2_weight=0.0, class_weight=1.0)
+    head0 = model.generator.head.weight.detach().clone()
+    trainer = _fit(model, image_dir)
+    assert torch.isfinite(trainer.callback_metrics["train/g_class"])
+    assert not torch.equal(model.generator.head.weight, head0)  # the class loss is the only one that reaches it
+    assert trainer.callback_metrics["val/leak"].item() == 0.0
+    with pytest.raises(ColorganError, match="head: classes"):
+        ColorGAN(UNetGenerator(base_channels=4, depth=2), PatchDiscriminator(base_channels=4), class_weight=1.0)
+
+
+def test_rebalancing_counts_the_training_colors_and_weights_rare_ones_up(image_dir):
+    pytest.importorskip("timm")
+    from colorgan.errors import ColorganError
+    from colorgan.models import UNetEncoderGenerator
+
+    generator = UNetEncoderGenerator("resnet18", pretrained=False, decoder_channels=(4, 8), head="classes")
+    model = ColorGAN(generator, PatchDiscriminator(base_channels=4, num_layers=2, norm="instance"),
+                     adversarial_weight=0.0, l1_weight=0.0, l2_weight=0.0, class_weight=1.0, rebalance=0.5)
+    assert torch.allclose(model._class_weights(), torch.ones(len(generator.ab_centers)))  # uniform before data
+    _fit(model, image_dir)
+    counts = model.ab_class_counts
+    assert counts.sum() > 0 and "ab_class_counts" in model.state_dict()  # resumes with its histogram
+    weights = model._class_weights()
+    common, rare = counts.argmax(), counts.argmin()
+    assert weights[rare] > weights[common]
+    prior = counts / counts.sum()
+    assert torch.isclose((prior.float() * weights).sum(), torch.tensor(1.0), atol=1e-4)  # expectation 1
+    with pytest.raises(ColorganError, match="rebalance"):
+        ColorGAN(UNetEncoderGenerator("resnet18", pretrained=False, decoder_channels=(4, 8), head="classes"),
+                 rebalance=0.5)

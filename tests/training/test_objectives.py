@@ -84,3 +84,34 @@ def test_a_conditioned_discriminator_judges_with_the_condition_everywhere() -> N
     torch.testing.assert_close(logs["g_adv"], generator_loss("wgan-gp", D(L, fake_ab, mask, condition)).detach())
     with pytest.raises(ValueError):  # and it cannot judge without them
         objective.discriminator_loss(D, L, true_ab, fake_ab, mask)
+
+
+def test_class_loss_rewards_logits_on_the_true_color_and_needs_them() -> None:
+    from colorgan.models.ab_classes import ab_bin_centers
+
+    centers = ab_bin_centers()
+    L, true_ab, fake_ab, mask = _batch(size=16)  # noqa: N806
+    true_ab = torch.full_like(true_ab, 0.0)
+    true_ab[:, 0], true_ab[:, 1] = -0.55, 0.45  # a green, 1/4 scale below
+    right = torch.zeros(2, len(centers), 4, 4)
+    right[:, torch.cdist(torch.tensor([[-0.55, 0.45]]), centers).argmin()] = 10.0
+    objective = GANObjective(adversarial_weight=0.0, l1_weight=0.0, l2_weight=0.0, class_weight=1.0)
+    good, logs = objective.generator_loss(None, L, true_ab, fake_ab, mask, logits=right, centers=centers)
+    bad, _ = objective.generator_loss(None, L, true_ab, fake_ab, mask, logits=right.roll(1, dims=1), centers=centers)
+    assert set(logs) == {"g_l1", "g_l2", "g_class", "class_counts"} and good < bad
+    # the batch's class histogram: each masked pixel at 1/4 adds its mask share, all on the green bins
+    counts = logs["class_counts"]
+    assert torch.isclose(counts.sum(), torch.nn.functional.avg_pool2d(mask, 4).sum())
+    assert counts.argmax() == right[0, :, 0, 0].argmax()
+    # rebalancing weights each pixel by its color's weight: doubling the green's weight doubles the loss
+    weights = torch.ones(len(centers))
+    weights[counts > 0] = 2.0
+    doubled, _ = objective.generator_loss(None, L, true_ab, fake_ab, mask, logits=right, centers=centers,
+                                          class_weights=weights)
+    assert torch.isclose(doubled, 2 * good)
+    # outside the mask nothing counts: wrong logits there cost nothing
+    empty = torch.zeros_like(mask)
+    assert objective.generator_loss(None, L, true_ab, fake_ab, empty, logits=right.roll(1, dims=1),
+                                    centers=centers)[0] == 0
+    with pytest.raises(ValueError, match="head='classes'"):
+        objective.generator_loss(None, L, true_ab, fake_ab, mask)
