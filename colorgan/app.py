@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorgan.checkpoint import DEFAULT_SIZE, load_generator
-from colorgan.errors import ColorganError
+from colorgan.checkpoint import BUNDLED_MODEL, DEFAULT_SIZE, load_generator
+from colorgan.errors import ColorganError, printable
 from colorgan.hints import UserHint, parse_hint
 from colorgan.images import IMAGE_SUFFIXES, READ_ERRORS, open_rgb
 from colorgan.inference import PNG_LEVEL, colorize, prepare_mask, resolve_device
@@ -225,7 +226,8 @@ class _Generators:
 
 
 def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device: str = "auto") -> Any:
-    """The page as a ``gradio.Blocks`` (not launched). ``ckpt`` is preselected, else the newest under ``runs``.
+    """The page as a ``gradio.Blocks`` (not launched). ``ckpt`` is preselected, else the newest under ``runs``,
+    else the bundled default model (always in the list).
 
     Its API endpoints are what the page calls: ``/open_photo(file) -> (editor, result)`` (the file kept for the
     session, its copy in the editor), ``/colorize(editor, checkpoint, invert, feather, hints) -> image`` (a
@@ -234,7 +236,12 @@ def build_app(ckpt: str | Path | None = None, runs: str | Path = "runs", device:
     """
     gr = _import_gradio()
     choices = checkpoint_choices(runs)
+    if BUNDLED_MODEL.is_file():  # always offered; preselected when runs/ has nothing of the user's own
+        choices.append(str(BUNDLED_MODEL))
     selected = str(ckpt) if ckpt is not None else (choices[0] if choices else None)
+    if ckpt is None and selected == str(BUNDLED_MODEL):
+        print(printable(f"colorgan: using the bundled default model {BUNDLED_MODEL.name} (no checkpoint under "
+                        f"{Path(runs)}/; pick or type another in the page)"), file=sys.stderr)
     if selected is not None and selected not in choices:
         choices.insert(0, selected)
     generators = _Generators(device)

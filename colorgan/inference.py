@@ -35,7 +35,7 @@ from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
-from colorgan.checkpoint import find_latest_checkpoint, load_generator, replace_atomically
+from colorgan.checkpoint import default_checkpoint, load_generator, replace_atomically
 from colorgan.color import lab_norm_to_rgb_in_gamut, neutralize, rgb_to_lab_norm
 from colorgan.errors import ColorganError, printable
 from colorgan.hints import UserHint, generate, hints_from_points, place_hints, require_hints, takes_hints, to_user_hint
@@ -222,7 +222,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def _generator(generator: nn.Module | None, ckpt: str | Path | None, device: str | torch.device) -> nn.Module:
     if generator is not None:
         return generator.eval()
-    return load_generator(ckpt if ckpt is not None else find_latest_checkpoint(), resolve_device(device))[0]
+    if ckpt is None:
+        ckpt, note = default_checkpoint()
+        print(printable(f"colorgan: {note}"), file=sys.stderr)
+    return load_generator(ckpt, resolve_device(device))[0]
 
 
 def colorize(image: Image.Image | str | Path, mask: MaskSpec = None, ckpt: str | Path | None = None,
@@ -234,7 +237,8 @@ def colorize(image: Image.Image | str | Path, mask: MaskSpec = None, ckpt: str |
     Args:
         image: a PIL image or an image file (any mode; EXIF orientation is applied).
         mask: see :data:`MaskSpec`; library names render exactly at the image size.
-        ckpt: a checkpoint or safetensors export; with neither ``ckpt`` nor ``generator``: the newest runs/**/*.ckpt.
+        ckpt: a checkpoint or safetensors export; with neither ``ckpt`` nor ``generator``: the newest runs/**/*.ckpt,
+            else the bundled default model (one line on stderr says which).
         generator: an already loaded generator (faster in loops than passing ``ckpt`` each time).
         size, device, invert, feather, threshold: as for ``colorgan predict``.
         hints: user hints (see :data:`HintSpec`), e.g. ``["0.5,0.3,#2060ff"]``, for a model trained with hints;
