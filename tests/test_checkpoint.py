@@ -182,8 +182,10 @@ def test_a_trainable_only_export_leaves_out_the_imagenet_encoder(tmp_path: Path)
     loaded, info = load_generator(slim)
     assert info["encoder_weights"] == "imagenet"
     L, mask = inputs(40, 56)  # noqa: N806
-    with torch.no_grad():  # load_generator runs channels_last: the same values to ~1e-7
-        assert (loaded(L, mask) - net(L, mask)).abs().max() < 1e-5
+    # load_generator runs channels_last, whose convolutions sum in another order: ~1e-5 apart (a CI run saw 1.08e-5);
+    # one wrong or missing tensor moves the output by ~0.1.
+    with torch.no_grad():
+        assert (loaded(L, mask) - net(L, mask)).abs().max() < 1e-4
     with pytest.raises(ColorganError, match="pretrained encoder"):
         imagenet_encoder_keys(UNetGenerator(base_channels=4, depth=2))
 
