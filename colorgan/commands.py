@@ -1,10 +1,10 @@
-"""``colorgan predict | masks | export | evaluate | app``: argparse front ends over importable functions.
+"""``colorgan predict | masks | export | evaluate | prepare | app``: argparse front ends over importable functions.
 
 Each command parses its arguments and calls the library (:mod:`colorgan.inference`, :mod:`colorgan.masks`,
-:mod:`colorgan.checkpoint`, :mod:`colorgan.evaluation.run`); no image or model logic lives here. :data:`COMMANDS`
-is the one registry, which :func:`colorgan.cli.main` dispatches on. A :class:`ColorganError` raised here is printed
-by ``cli.main`` as one line with exit code 2; partial failures of ``predict`` return 1. Every line that names a
-file goes through :func:`colorgan.errors.printable`, so names that are not valid UTF-8 print on any stream.
+:mod:`colorgan.checkpoint`, :mod:`colorgan.evaluation.run`, :mod:`colorgan.shards`); no image or model logic lives
+here. :data:`COMMANDS` is the one registry, which :func:`colorgan.cli.main` dispatches on. A :class:`ColorganError`
+raised here is printed by ``cli.main`` as one line with exit code 2; partial failures of ``predict`` return 1. Every
+line that names a file goes through :func:`colorgan.errors.printable`, so names that are not valid UTF-8 print on any stream.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from colorgan.hints import USER_HINT_SIZE, UserHint, load_hints, parse_hint
 from colorgan.inference import colorize_files, plan_outputs, resolve_device
 from colorgan.masks import LIBRARY, write_library
 
-__all__ = ["COMMANDS", "app", "evaluate", "export", "masks", "predict", "run"]
+__all__ = ["COMMANDS", "app", "evaluate", "export", "masks", "predict", "prepare", "run"]
 
 
 def _checkpoint(ckpt: str | None) -> str | Path:
@@ -230,6 +230,54 @@ def evaluate(argv: Sequence[str]) -> int:
     return 0
 
 
+def prepare(argv: Sequence[str]) -> int:
+    """``colorgan prepare SRC DST``: write a photo folder as LitData shards for ``--data.dataset streaming``."""
+    from colorgan.shards import prepare as prepare_shards  # LitData loads only here
+
+    parser = argparse.ArgumentParser(
+        prog="colorgan prepare", description="Screen, decode and resize the photos under SRC once and write them as "
+        "LitData shards in DST/train and DST/val (a fixed-seed split), for colorgan fit --data.dataset streaming "
+        "--data.data_dir DST on any number of GPUs and machines. Bad files are skipped with a warning naming each. "
+        "Needs pip install 'colorgan[streaming]'.")
+    parser.add_argument("source", metavar="SRC", help="folder of color photos (recursive)")
+    parser.add_argument("destination", metavar="DST", help="local folder to write (copy it to s3:// or gs:// "
+                        "afterwards to train from there)")
+    parser.add_argument("--image-size", type=int, default=256, metavar="N",
+                        help="the --data.image_size training will use (default 256): training photos are stored at "
+                        "short side 1.125 N, validation photos at N")
+    parser.add_argument("--val-fraction", type=float, default=0.1, metavar="F",
+                        help="share of the photos held out for validation (default 0.1, at least one photo)")
+    parser.add_argument("--split-seed", type=int, default=0, metavar="S", help="seed of the split (default 0)")
+    parser.add_argument("--format", choices=["jpeg", "raw"], default="jpeg",
+                        help="jpeg: re-encoded at quality 95, 4:4:4 (default); raw: uint8 pixels, no decoding when "
+                        "read but several times larger")
+    parser.add_argument("--min-size", type=int, metavar="N", help="skip photos whose short side is below N "
+                        "(default: image size / 2)")
+    parser.add_argument("--workers", type=int, metavar="N", help="decoding threads (default: one per CPU core)")
+    parser.add_argument("--chunk-bytes", default="64MB", metavar="SIZE", help="size of each shard file (default "
+                        "64MB)")
+    parser.add_argument("--overwrite", action="store_true", help="replace shards already in DST")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    def warn(line: str) -> None:
+        tqdm.write(f"colorgan: warning: {line}", file=sys.stderr)  # keeps the bar intact
+
+    summary = prepare_shards(args.source, args.destination, image_size=args.image_size,
+                             val_fraction=args.val_fraction, split_seed=args.split_seed, fmt=args.format,
+                             min_image_size=args.min_size, workers=args.workers, chunk_bytes=args.chunk_bytes,
+                             overwrite=args.overwrite, progress=not args.no_progress, on_warning=warn)
+    sizes = ", ".join(f"{split}: {summary.counts[split]} photos, {_megabytes(summary.sizes[split])}"
+                      for split in summary.counts)
+    skipped = f"; skipped {len(summary.skipped)} (listed above)" if summary.skipped else ""
+    print(printable(f"colorgan: wrote {summary.destination} ({sizes}){skipped}"))
+    return 0
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
+
+
 def app(argv: Sequence[str]) -> int:
     """``colorgan app [--ckpt C] [--host H] [--port N]``: serve the paint-where-to-color page until Ctrl-C."""
     parser = argparse.ArgumentParser(prog="colorgan app", description="Open a local web page: upload a photo, paint "
@@ -248,7 +296,7 @@ def app(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"predict": predict, "masks": masks, "export": export, "evaluate": evaluate, "app": app}
+COMMANDS = {"predict": predict, "masks": masks, "export": export, "evaluate": evaluate, "prepare": prepare, "app": app}
 """The commands that are not LightningCLI's (whose predict cannot take image paths): name -> ``command(argv)``."""
 
 

@@ -25,7 +25,7 @@ READ_ERRORS = (OSError, ValueError, UnidentifiedImageError, Image.DecompressionB
 """What Pillow raises for a file it cannot read: missing, truncated, corrupt, not an image, or too large."""
 
 __all__ = ["IMAGE_SUFFIXES", "READ_ERRORS", "ImageFolderDataset", "PackedImages", "find_images", "open_rgb",
-           "screen_images", "to_rgb", "to_unit_range"]
+           "resize_short_side", "screen_images", "to_rgb", "to_unit_range", "unusable"]
 
 
 # --- decoding ----------------------------------------------------------------------------------------------------
@@ -125,21 +125,34 @@ def screen_images(files: list[Path], min_size: int) -> list[Path]:
     """Drop files that are not images, are grayscale (no color to learn) or too small, warning for each."""
     kept = []
     for path in files:
-        try:
-            with Image.open(path) as image:
-                size, mode = image.size, image.mode
-        except READ_ERRORS as error:
-            warnings.warn(f"skipping {printable(path)}: not a readable image ({error})", stacklevel=2)
-            continue
-        if mode in GRAYSCALE_MODES:
-            warnings.warn(f"skipping {printable(path)}: grayscale image (mode {mode}) has no color to learn from",
-                          stacklevel=2)
-        elif min(size) < min_size:
-            warnings.warn(f"skipping {printable(path)}: {size[0]}x{size[1]} is smaller than {min_size} px",
-                          stacklevel=2)
-        else:
+        reason = unusable(path, min_size)
+        if reason is None:
             kept.append(path)
+        else:
+            warnings.warn(f"skipping {printable(path)}: {reason}", stacklevel=2)
     return kept
+
+
+def unusable(path: str | Path, min_size: int) -> str | None:
+    """Why the photo at ``path`` cannot be trained on, from its header alone (not an image, grayscale, shorter side
+    below ``min_size``), or None when it looks usable. A truncated file passes: only decoding finds that."""
+    try:
+        with Image.open(path) as image:
+            size, mode = image.size, image.mode
+    except READ_ERRORS as error:
+        return f"not a readable image ({error})"
+    if mode in GRAYSCALE_MODES:
+        return f"grayscale image (mode {mode}) has no color to learn from"
+    if min(size) < min_size:
+        return f"{size[0]}x{size[1]} is smaller than {min_size} px"
+    return None
+
+
+def resize_short_side(image: Image.Image, size: int) -> Image.Image:
+    """``image`` scaled (bicubic, aspect kept) so that its shorter side is ``size`` pixels, neither side below it."""
+    scale = size / min(image.size)
+    target = (max(size, round(image.size[0] * scale)), max(size, round(image.size[1] * scale)))
+    return image.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0)
 
 
 # --- dataset -----------------------------------------------------------------------------------------------------
@@ -206,9 +219,7 @@ class ImageFolderDataset(Dataset):
                 warnings.warn(f"skipping {printable(path)}: cannot decode ({error})", stacklevel=2)
                 self._bad.add(index)
             return None
-        scale = self.load_size / min(image.size)
-        size = (max(self.load_size, round(image.size[0] * scale)), max(self.load_size, round(image.size[1] * scale)))
-        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        image = resize_short_side(image, self.load_size)
         return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
 
     def _image(self, index: int) -> torch.Tensor:

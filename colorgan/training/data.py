@@ -1,13 +1,15 @@
-"""Images in, batches out: a folder dataset, named datasets, and the LightningDataModule.
+"""Images in, batches out: a folder dataset, named datasets, streamed shards, and the LightningDataModule.
 
 Items are uint8 RGB crops (3, S, S) decoded on the CPU; everything else happens batched on the device in
 :meth:`ColorizationDataModule.on_after_batch_transfer`: float conversion, flips, training masks and the Lab
 conversion. A batch reaching the LightningModule is a dict of (B, C, S, S) float tensors:
-``rgb`` in [0, 1], ``L`` and ``ab`` (normalized Lab, see :mod:`colorgan.color`) and ``mask`` in {0, 1}.
+``rgb`` in [0, 1], ``L`` and ``ab`` (normalized Lab, see :mod:`colorgan.color`) and ``mask`` in {0, 1}; batches
+from shards also carry each photo's ``id`` (B,) within its split.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -22,10 +24,11 @@ from colorgan.evaluation.protocol import ProtocolDataset
 from colorgan.images import IMAGE_SUFFIXES, ImageFolderDataset, PackedImages, find_images, screen_images
 from colorgan.masks import MaskSampler, load_mask
 from colorgan.models.weights import unreachable
+from colorgan.shards import ShardCrops, ShardImages, check_shards, litdata, split_dir, streaming_dataset
 
 SAMPLE_PHOTOS = Path(__file__).resolve().parents[1] / "sample_photos"
 
-DatasetName = Literal["folder", "samples", "flowers17", "flowers102"]
+DatasetName = Literal["folder", "samples", "flowers17", "flowers102", "streaming"]
 
 NAMED_DATASETS: dict[str, dict[str, str | None]] = {
     "flowers17": {
@@ -45,6 +48,8 @@ __all__ = ["ColorizationDataModule", "resolve_data_dir"]
 
 def resolve_data_dir(dataset: DatasetName, data_dir: str | None, download: bool = True) -> Path:
     """The folder to scan for ``dataset``: downloads a named dataset if asked to and missing."""
+    if dataset == "streaming":
+        raise ValueError("shards are not a folder of images: see colorgan.shards")
     if dataset == "samples":
         return SAMPLE_PHOTOS
     if data_dir is None:
@@ -117,7 +122,11 @@ class ColorizationDataModule(pl.LightningDataModule):
     Args:
         data_dir: the image folder (recursive), or where a named dataset lives / is downloaded to.
         dataset: ``folder`` (any images), ``samples`` (the photos bundled with colorgan; ``data_dir`` unused),
-            ``flowers17`` or ``flowers102`` (Oxford Flowers, downloaded on first use).
+            ``flowers17`` or ``flowers102`` (Oxford Flowers, downloaded on first use), or ``streaming``: LitData
+            shards written by ``colorgan prepare SRC DST`` (``data_dir`` is DST, a folder or an ``s3://``/``gs://``
+            URL), read in parallel by every process and DataLoader worker, each training photo once per epoch,
+            resumable mid-epoch. The split is the one prepare wrote (``val_fraction`` and ``split_seed`` then only
+            seed the validation masks and the shuffling).
         image_size: side of the square training and validation crops (a multiple of 32 suits the default U-Net).
         batch_size: training batch size per device.
         val_batch_size: evaluation batch size (default: ``batch_size``).
@@ -160,6 +169,8 @@ class ColorizationDataModule(pl.LightningDataModule):
             raise ValueError(f"desaturate must be in [0, 1], got {desaturate}")
         if zoom < 1.0:
             raise ValueError(f"zoom must be at least 1, got {zoom}")
+        if dataset == "streaming" and cache_images:
+            raise ValueError("cache_images does not apply to dataset 'streaming': the shards are read as they stream")
         self.save_hyperparameters()
         self.data_dir, self.dataset, self.image_size = data_dir, dataset, image_size
         self.batch_size, self.val_batch_size = batch_size, val_batch_size or batch_size
@@ -171,15 +182,19 @@ class ColorizationDataModule(pl.LightningDataModule):
                  if p.suffix.lower() in IMAGE_SUFFIXES] if mask_dir else None
         self.mask_sampler = MaskSampler(mask_probabilities, extra_masks=extra)
         self._packed: PackedImages | None = None  # training images on the device, with cache_images="device"
-        self._val_images: ImageFolderDataset | None = None  # decoded by setup: validation and test use them
+        self._val_images: ImageFolderDataset | ShardImages | None = None  # by setup: validation and test use them
         self.train_files: list[Path] = []
         self.val_files: list[Path] = []
 
     def prepare_data(self) -> None:
-        resolve_data_dir(self.dataset, self.data_dir, self.download)  # downloads once, on rank 0
+        if self.dataset != "streaming":
+            resolve_data_dir(self.dataset, self.data_dir, self.download)  # downloads once, on rank 0
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_files or self.val_files:
+        if self.train_files or self.val_files or self._val_images is not None:
+            return
+        if self.dataset == "streaming":
+            self._setup_shards()
             return
         root = resolve_data_dir(self.dataset, self.data_dir, download=False)
         files = find_images(root)
@@ -205,12 +220,35 @@ class ColorizationDataModule(pl.LightningDataModule):
         # A one-photo folder (or one with no more decodable photos than validation takes) trains on those.
         self.train_files = sorted(order[examined:]) or list(self._val_images.files)
 
+    def _setup_shards(self) -> None:
+        if self.data_dir is None:
+            raise ColorganError("dataset 'streaming' needs --data.data_dir: the folder (or URL) colorgan prepare wrote")
+        litdata()  # the one-line error when LitData is missing, before anything else
+        for split in ("train", "val"):
+            check_shards(split_dir(self.data_dir, split))  # missing, empty or damaged shards: one line, now
+        self._val_images = ShardImages(split_dir(self.data_dir, "val"), self.image_size, self.mask_sampler,
+                                       mask_seed=self.split_seed * 100_003)
+
+    def _shard_loader(self) -> DataLoader:
+        """Training batches streamed from the train shards (a LitData StreamingDataLoader, whose position Lightning
+        keeps in checkpoints, so a resumed fit goes on mid-epoch)."""
+        # LitData shuffles chunks, then items within them, from this seed and the epoch: the training seed when
+        # seed_everything set one (so runs with other seeds see other orders), else split_seed.
+        seed = int(os.environ.get("PL_GLOBAL_SEED", self.split_seed))
+        dataset = streaming_dataset(split_dir(self.data_dir, "train"), ShardCrops(self.window, train=True),
+                                    shuffle=True, seed=seed)
+        return litdata().StreamingDataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
+                                             pin_memory=torch.cuda.is_available(),
+                                             persistent_workers=self.num_workers > 0)
+
     def _loader(self, dataset: Dataset, batch_size: int, train: bool) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=train and len(dataset) > batch_size,
                           num_workers=self.num_workers, pin_memory=torch.cuda.is_available(),
                           persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
+        if self.dataset == "streaming":
+            return self._shard_loader()
         if self.cache_images != "device":
             dataset = ImageFolderDataset(self.train_files, self.window, train=True, cache=self.cache_images)
             return self._loader(dataset, self.batch_size, train=True)
@@ -227,9 +265,11 @@ class ColorizationDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         """Each validation image under a fixed mask of every family (evaluation/protocol.py): per-family scores."""
         images = self._validation_images()  # their fixed validation masks go unused: the protocol draws its own
-        return self._loader(ProtocolDataset(images, [f.name for f in images.files]), self.val_batch_size, train=False)
+        names = images.names() if isinstance(images, ShardImages) else images.files
+        keys = [Path(name).name for name in names]  # file names, as `colorgan evaluate` of the folder keys them
+        return self._loader(ProtocolDataset(images, keys), self.val_batch_size, train=False)
 
-    def _validation_images(self) -> ImageFolderDataset:
+    def _validation_images(self) -> ImageFolderDataset | ShardImages:
         if self._val_images is None:
             raise ColorganError("the data module has no validation photos before setup()")
         return self._val_images
@@ -260,4 +300,6 @@ class ColorizationDataModule(pl.LightningDataModule):
         out = {"rgb": rgb, "L": L, "ab": ab, "mask": mask}
         if "family" in batch:  # test items: the index of their mask's family, for per-family scores
             out["family"] = batch["family"]
+        if "id" in batch:  # photos from shards: which ones a batch holds
+            out["id"] = batch["id"]
         return out

@@ -62,6 +62,9 @@ class ColorGANCLI(LightningCLI):
         if config.data.get("cache_images") == "device":
             # The loader only batches indices (the crops are cut on the device): no workers to add.
             warnings.filterwarnings("ignore", message=r".*'train_dataloader' does not have many workers.*")
+        if config.data.get("dataset") == "streaming":
+            # LitData gives each DataLoader worker its own share of the chunks: the length is right, not a risk.
+            warnings.filterwarnings("ignore", message=r".*Your `IterableDataset` has `__len__` defined.*")
         if config.get("ckpt_path") == "last":
             _resume_last(config)
 
@@ -227,8 +230,8 @@ def run(args: Sequence[str] | None = None) -> None:
                         save_config_callback=LoggerSaveConfigCallback, save_config_kwargs={"overwrite": True},
                         parser_kwargs={"description": "Train and evaluate mask-conditioned colorization GANs. "
                                        f"--config takes a file or a bundled config: {' | '.join(bundled_configs())}. "
-                                       "Also: colorgan predict | masks | export | evaluate (see colorgan predict "
-                                       "--help)."})
+                                       "Also: colorgan predict | masks | export | evaluate | prepare (see "
+                                       "colorgan predict --help)."})
         except ColorganError as error:
             original = _raised_in_worker(error)
             if original is None:
