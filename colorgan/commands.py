@@ -2,9 +2,10 @@
 
 Each command parses its arguments and calls the library (:mod:`colorgan.inference`, :mod:`colorgan.masks`,
 :mod:`colorgan.checkpoint`, :mod:`colorgan.evaluation.run`, :mod:`colorgan.shards`); no image or model logic lives
-here. :data:`COMMANDS` is the one registry, which :func:`colorgan.cli.main` dispatches on. A :class:`ColorganError`
-raised here is printed by ``cli.main`` as one line with exit code 2; partial failures of ``predict`` return 1. Every
-line that names a file goes through :func:`colorgan.errors.printable`, so names that are not valid UTF-8 print on any stream.
+here. :data:`COMMANDS` is the one registry, which :func:`colorgan.cli.main` dispatches on. A
+:class:`ColorganError` raised here is printed by ``cli.main`` as one line with exit code 2; partial failures of
+``predict`` return 1. Every line that names a file goes through :func:`colorgan.errors.printable`, so names that
+are not valid UTF-8 print on any stream.
 """
 
 from __future__ import annotations

@@ -9,9 +9,11 @@ from shards also carry each photo's ``id`` (B,) within its split.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
@@ -98,6 +100,50 @@ def zoomed_crops(windows: torch.Tensor, size: int) -> torch.Tensor:
     boxes = torch.stack([torch.arange(n, device=windows.device, dtype=windows.dtype), left, top, left + crop,
                          top + crop], dim=1)
     return roi_align(windows, boxes, output_size=size, spatial_scale=1.0, sampling_ratio=2, aligned=True)
+
+
+@functools.cache
+def _trained_position_loader() -> type:
+    """LitData's StreamingDataLoader whose saved position counts the batches trained on, not those fetched.
+
+    Lightning fetches the next batch before the current one is trained on (to know which batch is the last), and a
+    checkpoint is written between the two, so the loader's own count is one batch ahead of the weights: a fit
+    resumed from it would skip that batch (and a Ctrl-C before a batch's step one more). The position saved here is
+    the epoch loop's count of processed batches, which is what the checkpointed weights have seen; LitData replays
+    its workers round-robin up to that point on resume.
+
+    It also ends the replay with the resumed epoch. LitData clears its "resuming" flag only when an epoch's iterator
+    runs dry, and Lightning stops at the epoch's length before that, so every later epoch would replay the resumed
+    epoch's shuffle instead of drawing its own.
+    """
+    base = litdata().StreamingDataLoader
+
+    class TrainedPositionLoader(base):
+        trained_batches: Callable[[], int | None] = staticmethod(lambda: None)
+        _replay_pending = False
+
+        def load_state_dict(self, obj: dict[str, Any]) -> None:
+            super().load_state_dict(obj)
+            self._replay_pending = self.restore
+
+        def __iter__(self) -> Any:
+            if self.restore and not self._replay_pending:
+                self.restore = False  # the resumed epoch is over: a new epoch, shuffled anew
+            self._replay_pending = False
+            return super().__iter__()
+
+        def state_dict(self) -> dict[str, Any]:
+            state = super().state_dict()
+            trained = self.trained_batches()
+            if trained is None:
+                return state
+            samples = trained * self.batch_size
+            state["num_samples_yielded"] = samples
+            state["latest_worker_idx"] = (trained - 1) % max(1, self.num_workers)
+            state["dataset"] = self.dataset.state_dict(samples, self.num_workers, self.batch_size)
+            return state
+
+    return TrainedPositionLoader
 
 
 class _Indices(Dataset):
@@ -237,9 +283,18 @@ class ColorizationDataModule(pl.LightningDataModule):
         seed = int(os.environ.get("PL_GLOBAL_SEED", self.split_seed))
         dataset = streaming_dataset(split_dir(self.data_dir, "train"), ShardCrops(self.window, train=True),
                                     shuffle=True, seed=seed)
-        return litdata().StreamingDataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
-                                             pin_memory=torch.cuda.is_available(),
-                                             persistent_workers=self.num_workers > 0)
+        loader = _trained_position_loader()(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
+                                            pin_memory=torch.cuda.is_available(),
+                                            persistent_workers=self.num_workers > 0)
+        loader.trained_batches = self._trained_batches
+        return loader
+
+    def _trained_batches(self) -> int | None:
+        """Training batches of the current epoch whose step has run (None outside a fit)."""
+        trainer = self.trainer
+        if trainer is None or trainer.state.fn != "fit":
+            return None
+        return trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def _loader(self, dataset: Dataset, batch_size: int, train: bool) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, shuffle=train, drop_last=train and len(dataset) > batch_size,
