@@ -34,14 +34,16 @@ benchmarks/heldout_photos.py and benchmarks/extra_photos_recipe.py:
    rewrites the csv files; a photo dropped from ``KEEP`` is removed.
 
 Near-duplicates of the held-out set (data/heldout/, 33 photos from tuxpaint-data, enlightenment-data and
-lomiri-wallpapers-20.04, none of whose files is used here): ``--check`` compares every photo of ``<out>`` with every
-held-out photo by the 16x16 grey-thumbnail correlation of extra_photos_recipe.py and by a crop-robust score (the
-best placement of one photo, scaled to 50-100 %, inside the other, found on 32 px high thumbnails, then the
-correlation of the high-pass detail at that placement on 96 px thumbnails; a re-cropped copy of the same photo
-scores above 0.8, different photos below 0.6). At the time of writing: 16x16 correlation up to 0.94 (landscapes
-with the sky/ground layout of tuxpaint-data's sheep pasture; every pair above 0.75 was looked at: none is the same
-photo), crop-robust score at most MAXROBUST. Within the corpus no two photos score above 0.8 by the crop-robust
-score either (the same wallpaper in two sizes would).
+lomiri-wallpapers-20.04, none of whose files is used here): ``--check`` (about 9 minutes on 2 cores) compares every
+photo of ``<out>`` with every held-out photo and with each other, by the 16x16 grey-thumbnail correlation of
+extra_photos_recipe.py and by a crop-robust score (benchmarks/corpus_check.py: the best placement of one photo,
+scaled to 50-100 %, inside the other, then the correlation of their high-pass detail there; re-cropped JPEG copies
+of held-out photos, 60-100 % crops, score 0.70-0.88). Result for the 326 photos, every flagged pair looked at by eye:
+- against held-out: 16x16 correlation up to 0.945 (endless_sky_canyon6 ~ tuxpaint-data__sheep: landscapes share the
+  sheep pasture's sky-over-ground layout; 148 pairs above 0.75, none the same photo); crop-robust score at most
+  0.645 (endless_sky_city15_sfiera ~ tuxpaint-data__sheep, not the same photo).
+- within the corpus: crop-robust score above 0.75 for 3 pairs (up to 0.895, endless_sky_canyon2 ~
+  endless_sky_desert9_sfiera): hazy, nearly featureless horizons, not the same photo. No wallpaper is in twice.
 """
 
 from __future__ import annotations
@@ -113,6 +115,98 @@ KEEP: tuple[Keep, ...] = (
 )
 
 
+# What each searched package gave, and why the rest was left out (one line each), for docs/CORPUS_CREDITS.md.
+SEARCHED = (
+    ("endless-sky-data", "255 of 273 planet-landing views (images/land/) and 12 of 17 scene pictures (images/scene/); "
+     "left out: Mars rover views (canyon01-05, desert0), colour-edited false-colour landscapes (canyon4, desert3, "
+     "hills3, hills4, mountain2, valley7, water6, sky6), enhanced-colour Jupiter (nasa8, nasa9), an abstract light "
+     "tunnel (space6), a green-cast interior (station2); scene army0 (graphic overlay), eso0 (artist's view), "
+     "geoscan (greyscale texture), lobby and tempest (renders)"),
+    ("sddm-theme-maldives", "1 (background.jpg); maldives.jpg is a screenshot of the login screen"),
+    ("python-matplotlib-data", "1 (grace_hopper.jpg); the other sample images are a logo and a drawing"),
+    ("colorgan/sample_photos", "the 57 bundled photos, copied as they are (their sources: lomiri-wallpapers-16.04, "
+     "lxqt-themes, mate-backgrounds, plasma-workspace-wallpapers, palapeli-data, python3-skimage, scikit-learn)"),
+    ("plasma-workspace-wallpapers", "nothing new: its 9 photos are already bundled; the rest are renders and "
+     "illustrations (Altai ... Volna), a painting (Autumn) or exact greyscale photos (ColdRipple, Grey)"),
+    ("mate-backgrounds", "nothing new: its nature photos are already bundled; the rest are abstract renders, logos and "
+     "a painting (Elephants)"),
+    ("lomiri-wallpapers-16.04", "nothing new: its photos are already bundled; analogpattern and umang are a "
+     "colour-washed texture and an abstract"),
+    ("lomiri-wallpapers-20.04", "nothing: Kleiber is held out; Fossa, Infinite-Sea and Painting-Colors are renders "
+     "and graphics"),
+    ("lomiri-wallpapers", "nothing: two gradient renders"),
+    ("lxqt-themes", "nothing new: its photos are already bundled; the rest are renders, gradients and logos"),
+    ("palapeli-data", "nothing new: its 5 puzzle photos are already bundled; the backgrounds are generated textures"),
+    ("python3-skimage", "nothing new: its colour photos are already bundled; the rest are greyscale, microscopy, "
+     "astronomy or graphics"),
+    ("tuxpaint-data", "nothing: every template photo is held out (data/heldout/), reef-back is quantized to 256 "
+     "colours, the starters and the rest are drawings, frames and screenshots"),
+    ("enlightenment-data", "nothing: its 12 photos are held out; Foggy-Trees and Peaks are photos but dark and "
+     "nearly colourless; the rest are renders, drawings and textures"),
+    ("tuxpaint-stamps-default", "not used: object cut-outs on transparency, no opaque photo"),
+    ("gnome-backgrounds", "nothing: all 14 wallpapers are renders and patterns (adwaita, grid, licorice, pixels, "
+     "symbolic, truchet, wood)"),
+    ("sway-backgrounds", "nothing: drawn logo wallpapers"),
+    ("ukui-wallpapers", "nothing: 12 renders and illustrations"),
+    ("desktop-base", "nothing: Debian theme renders, logos and screenshots"),
+    ("sddm-theme-elarun, sddm-theme-maui, sddm-theme-maya", "nothing: renders and screenshots"),
+    ("extremetuxracer-data", "nothing: rendered skyboxes and screenshots"),
+    ("neverball-data", "nothing: level renders"),
+    ("tuxmath-data", "nothing: astronomy pictures pasted over a drawn lunar surface; its menu background is edited"),
+    ("fvwm-crystal", "nothing: frost renders with logos"),
+    ("jigzo-data", "nothing: font maps"),
+    ("python3-scipy", "nothing: Debian's package does not ship scipy's face photo (scipy.datasets downloads it)"),
+    ("stellarium-data, gimp-help-en, trigger-rally-data, tuxtype-data", "not looked at yet (candidates for a later "
+     "round: stellarium's landscape panoramas, the original photos of the GIMP manual's filter examples)"),
+    ("gcompris-qt-data", "never used"),
+)
+# Doubts worth knowing, for docs/CORPUS_CREDITS.md.
+DOUBTS = (
+    "endless-sky-data's stock photos (morgueFile, Unsplash) name no photographer: debian/copyright says they were "
+    "donated and placed in the public domain; the author column says so.",
+    "endless-sky-data's Wikimedia Commons photos (bwerner*, dmottl*, mfield*, myrabella*) are CC-BY-SA-3.0 and were "
+    "\"cropped and edited\" for the game; the licence column quotes that. Share-alike applies to these copies.",
+    "endless-sky-data's debian/copyright lists Unsplash photos by stem patterns (mountain1*, snow1*, fields1*, "
+    "desert1*) after the photographers' stanzas, so by DEP-5's last-match rule it also covers 17 files named after "
+    "their photographer (mountain10-19, snow10-11, fields10-13 -sfiera/-harro/-striker, desert10-harro); the recipe "
+    "credits those to the photographer in the file name under CC-BY-SA-4.0, the stricter reading.",
+    "grace_hopper_portrait.jpg: python-matplotlib-data's debian/copyright has only the matplotlib licence for it; the "
+    "photo is the well-known official US Navy portrait (a US federal work, public domain), which no file in the "
+    "package states.",
+    "Borderline but kept: strongly tone-mapped HDR views (endless_sky_city0, city1, water9, mountain24/25_spfld), "
+    "Earth from the Moon (earthrise) and space-station interiors (space1, space3, space4): real photos with unusual "
+    "colours.",
+)
+
+
+def write_doc(path: Path, credits: list[dict[str, str]]) -> None:
+    """docs/CORPUS_CREDITS.md: the summary above and one row per photo."""
+    counts: dict[str, int] = {}
+    for row in credits:
+        debian = re.search(r"Debian package ([^:]+):", row["source"])
+        origin = row.get("origin") or (debian.group(1) if debian else row["source"])
+        counts[origin] = counts.get(origin, 0) + 1
+    lines = ["# Training corpus: credits", "",
+             f"{len(credits)} real colour photographs in `data/corpus/`, rebuilt by `benchmarks/corpus_photos.py` "
+             "(Debian bookworm packages, centre-cropped to at most 3:2, short side 256 px, JPEG quality 90) together "
+             "with the 57 bundled photos of `colorgan/sample_photos/`. Each is a downscaled copy of a file in the "
+             "package named in its row; the originals keep their licences. The bundled photos keep the rows of "
+             "`colorgan/sample_photos/credits.csv`; for the others the licence is the License field of the "
+             "stanza of the package's `/usr/share/doc/<package>/copyright` that covers the file, with that stanza's "
+             "own words on the source in brackets. None is a photo of, or a crop of a photo in, the held-out set "
+             "`data/heldout/` (see the recipe's docstring for the check).", "",
+             "## Where the photos come from", "", "| source | photos |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
+    lines += ["", "## What each searched package gave, and what was left out", ""]
+    lines += [f"- **{package}**: {text}" for package, text in SEARCHED]
+    lines += ["", "## Doubts", ""] + [f"- {text}" for text in DOUBTS]
+    lines += ["", "## Photos", "", "| file | author | source (package and path) | licence |", "|---|---|---|---|"]
+    cell = lambda text: text.replace("|", "\\|")  # noqa: E731
+    lines += [f"| {r['file']} | {cell(r['author'])} | {cell(r['source'])} | {cell(r['license'])} |"
+              for r in sorted(credits, key=lambda r: r["file"])]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def photo(keep: Keep) -> Photo:
     return Photo(keep.package, keep.path)
 
@@ -149,7 +243,7 @@ def stanza_for(text: str, keep: Keep) -> dict[str, str]:
     note = ""
     for block in blocks:  # the License body of the chosen stanza (continuation lines), joined into one line
         fields = re.split(r"^(Files|Copyright|License|Comment):", block, flags=re.M)
-        parts = dict(zip(fields[1::2], fields[2::2]))
+        parts = dict(zip(fields[1::2], fields[2::2], strict=True))
         if " ".join(parts.get("Files", "").split()) == stanza.get("files") and "License" in parts:
             note = " ".join(line.strip() for line in parts["License"].splitlines()[1:] if line.strip() != ".")
             if "Comment" in parts:  # e.g. "Taken from Wikimedia commons. Cropped and edited."
@@ -209,6 +303,7 @@ def main() -> None:
     parser.add_argument("--check", action="store_true",
                         help="compare every photo with --heldout and with each other (near-duplicates)")
     parser.add_argument("--heldout", type=Path, default=ROOT / "data" / "heldout")
+    parser.add_argument("--doc", type=Path, help="also write the credits page (docs/CORPUS_CREDITS.md)")
     args = parser.parse_args()
     start = time.perf_counter()
     if shutil.which("dpkg-deb") is None:
@@ -223,6 +318,7 @@ def main() -> None:
     credits, stats = copy_bundled(args.out, args.size, fresh)
     print(f"{len(credits)} bundled photos from {BUNDLED.relative_to(ROOT)}", file=sys.stderr)
     names = {row["file"] for row in credits}
+    bundled = set(names)
     for package, tested in PACKAGES.items():
         keeps = [k for k in KEEP if k.package == package]
         todo = [k for k in keeps if not (fresh and (args.out / f"{k.name}.jpg").exists())]
@@ -254,6 +350,9 @@ def main() -> None:
             writer.writeheader()
             writer.writerows(rows)
     stamp.write_text(json.dumps({"size": args.size}) + "\n")
+    if args.doc:
+        write_doc(args.doc, [r | {"origin": "colorgan/sample_photos (bundled)"} if r["file"] in bundled else r
+                             for r in credits])
     low = sum(r["low_chroma"] == "true" for r in stats)
     print(f"{len(credits)} photos ({low} with mean chroma < {LOW_CHROMA:g}) in {args.out} "
           f"({time.perf_counter() - start:.1f} s)")
