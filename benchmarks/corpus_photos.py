@@ -53,7 +53,9 @@ import csv
 import json
 import re
 import shutil
+import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -362,4 +364,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (OSError, ValueError, subprocess.CalledProcessError, tarfile.TarError) as error:  # one line, no traceback
+        fail(f"{type(error).__name__}: {error}")
