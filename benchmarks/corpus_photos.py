@@ -1,0 +1,370 @@
+"""Rebuild data/corpus/: the complete training set of real colour photos (the bundled samples plus a larger corpus).
+
+    python benchmarks/corpus_photos.py                          # -> data/corpus/, short side 256 px
+    python benchmarks/corpus_photos.py --out data/corpus --cache data/corpus_debs
+    python benchmarks/corpus_photos.py --check                  # also compare every photo with data/heldout/
+
+Recipe (Debian bookworm mirror only; needs ``apt-get`` and ``dpkg-deb``), reusing the helpers of
+benchmarks/heldout_photos.py and benchmarks/extra_photos_recipe.py:
+
+1. ``apt-get download`` each package of ``PACKAGES`` into ``--cache`` (skipped when the .deb is there); another
+   version than the pinned one only warns.
+2. Stream each .deb once, keeping only the files of ``KEEP`` and ``usr/share/doc/<pkg>/copyright``.
+3. ``KEEP`` is fixed and was chosen by looking at every raster image of the searched packages (see
+   docs/CORPUS_CREDITS.md for what each package gave and why the rest was left out): real colour photographs
+   only. Most come from endless-sky-data, whose planet-landing views (images/land/, 720x360) are real photos from
+   morgueFile, Unsplash, Wikimedia Commons, NASA, USGS and named photographers, and whose images/scene/loc* are
+   Library of Congress colour photos of 1940s factory workers. Left out there: Mars rover views (canyon01-05,
+   desert0), colour-edited false-colour landscapes (canyon4, desert3, hills3, hills4, mountain2, valley7, water6,
+   sky6), enhanced-colour Jupiter (nasa8, nasa9), an abstract light tunnel (space6), a green-cast interior
+   (station2), and scene art (army0 overlay, eso0 artist's view, geoscan, lobby, tempest: renders).
+4. Each photo is centre-cropped to an aspect ratio of at most 3:2 (either orientation), resized with Lanczos so its
+   short side is ``--size`` px (never upscaled; a source whose short side is under 160 px is skipped) and saved as
+   ``<out>/<name>.jpg`` (RGB, JPEG quality 90, no metadata).
+5. The 57 bundled photos of colorgan/sample_photos are copied in as they are (short side 192 px, at most 3:2), with
+   their rows of its credits.csv, so that ``<out>`` is the complete training set.
+6. ``<out>/credits.csv`` has the columns of colorgan/sample_photos/credits.csv (file, original, author, source,
+   license). The licence is the License field of the DEP-5 stanza of the package's debian/copyright that covers
+   the file (last match), with the stanza's own words on the source quoted. One correction: endless-sky-data's
+   stanza listing Unsplash photos by stem (``mountain1*``, ``snow1*``, ``fields1*``, ``desert1*``) comes last and so
+   also matches files named after their photographer (``mountain10-sfiera``, ``desert10-harro`` ...); for those the
+   stanza of the photographer in the file name (CC-BY-SA-4.0) is used. ``<out>/stats.csv`` gives each photo's mean
+   CIE Lab L* and chroma sqrt(a^2 + b^2) (D65, on the saved JPEG).
+7. A second run keeps outputs that exist (``<out>/.corpus.json`` records the size they were made at) and only
+   rewrites the csv files; a photo dropped from ``KEEP`` is removed.
+
+Near-duplicates of the held-out set (data/heldout/, 33 photos from tuxpaint-data, enlightenment-data and
+lomiri-wallpapers-20.04, none of whose files is used here): ``--check`` (about 9 minutes on 2 cores) compares every
+photo of ``<out>`` with every held-out photo and with each other, by the 16x16 grey-thumbnail correlation of
+extra_photos_recipe.py and by a crop-robust score (benchmarks/corpus_check.py: the best placement of one photo,
+scaled to 50-100 %, inside the other, then the correlation of their high-pass detail there; re-cropped JPEG copies
+of held-out photos, 60-100 % crops, score 0.70-0.88). Result for the 326 photos, every flagged pair looked at by eye:
+- against held-out: 16x16 correlation up to 0.945 (endless_sky_canyon6 ~ tuxpaint-data__sheep: landscapes share the
+  sheep pasture's sky-over-ground layout; 148 pairs above 0.75, none the same photo); crop-robust score at most
+  0.645 (endless_sky_city15_sfiera ~ tuxpaint-data__sheep, not the same photo).
+- within the corpus: crop-robust score above 0.75 for 3 pairs (up to 0.895, endless_sky_canyon2 ~
+  endless_sky_desert9_sfiera): hazy, nearly featureless horizons, not the same photo. No wallpaper is in twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from extra_photos_recipe import Keep, mean_chroma  # noqa: E402
+from heldout_photos import Photo, dep5_stanza, fail, fetch, source_file  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "colorgan" / "sample_photos"
+PACKAGES = {"endless-sky-data": "0.9.8-1.2", "sddm-theme-maldives": "0.19.0-5", "python-matplotlib-data": "3.6.3-1"}
+MIN_SIDE = 160
+LOW_CHROMA = 8.0
+
+ES = "usr/share/games/endless-sky/images/"
+# images/land/: 273 views, 255 kept (the left-out ones are named in the docstring)
+ES_LAND = """
+badlands0 badlands1 badlands2 badlands3 badlands4 badlands5 badlands6 badlands7 badlands8 badlands9-harro
+beach0 beach1 beach10-sfiera beach11-harro beach12-harro beach2 beach3 beach4 beach5 beach6 beach7-sfiera
+beach8-sfiera beach9-sfiera bwerner0 bwerner1 bwerner2 bwerner3 bwerner4 bwerner5 bwerner6 bwerner7 bwerner8
+canyon0 canyon1 canyon10-harro canyon2 canyon3 canyon5 canyon6 canyon7 canyon8 canyon9 city0 city1 city10
+city11 city12 city13-sfiera city14-sfiera city15-sfiera city16-sfiera city17-sfiera city18-iridium city2
+city3 city4 city5 city6 city7 city8 city9 desert1 desert10-harro desert2 desert4 desert5 desert6 desert7
+desert8-sfiera desert9-sfiera dmottl0 dmottl1 dmottl2 dmottl3 dmottl4 dmottl5 dune0 dune1 dune2 dune3 dune4
+dune5 dune6-harro earthrise fields0 fields1 fields10-sfiera fields11-sfiera fields12-sfiera fields13-sfiera
+fields2 fields3 fields4 fields5 fields6 fields7 fields8 fields9 fog0 fog1 fog2 fog3 fog4 fog5 fog6 fog7
+forest0 forest1 forest2 forest3 forest4 forest5 hills0 hills1 hills2 hills5-sfiera hills6-sfiera hills7-harro
+industrial0-iridium lava0 lava1 lava2 lava3 lava4 lava5 lava6 lava7-sfiera loc0 loc1 loc2 mfield0 mfield1
+mfield2 mfield3 mfield4 mfield5 mountain0 mountain1 mountain10-sfiera mountain11-sfiera mountain12-sfiera
+mountain13-sfiera mountain14-sfiera mountain15-sfiera mountain16-striker mountain17-harro mountain18-harro
+mountain19-harro mountain20-harro mountain21-harro mountain22-spfld mountain23-spfld mountain24-spfld
+mountain25-spfld mountain3 mountain4 mountain5 mountain6 mountain7 mountain8 mountain9 myrabella0 myrabella1
+myrabella2 myrabella3 myrabella4 myrabella5 myrabella6 myrabella7 myrabella8 nasa0 nasa1 nasa2 nasa3 nasa4
+nasa5 nasa6 nasa7 sea0 sea1 sea10-sfiera sea11-sfiera sea12-sfiera sea13-sfiera sea14-sfiera sea15-harro
+sea16-harro sea17-harro sea2 sea3 sea4 sea5 sea6 sea7 sea8 sea9 sky0 sky1 sky2 sky3 sky4 sky5 sky7 sky8 sky9
+snow0 snow1 snow10-sfiera snow10 snow11-sfiera snow2 snow3 snow4 snow5 snow6 snow7 snow8 snow9 space0 space1
+space2 space3 space4 space5 space7 station0 station1 station3 station4 valley0 valley1 valley10-sfiera
+valley11-harro valley12-harro valley13-harro valley14-harro valley15-harro valley2 valley3 valley4 valley5
+valley6 valley8 valley9 water0 water1 water10-harro water11-harro water2 water3 water4 water5 water7 water8
+water9
+""".split()
+# images/scene/: Library of Congress colour photos (loc*) and NASA engine tests (engine*); 12 of 17
+ES_SCENE = "engine engine2 loc0 loc1 loc2 loc3 loc4 loc5 loc6 loc7 loc8 loc9".split()
+ES_AUTHOR_SUFFIX = re.compile(r"-(sfiera|harro|striker|iridium|spfld)$")
+
+MPL = "usr/share/matplotlib/mpl-data/sample_data/"
+KEEP: tuple[Keep, ...] = (
+    *(Keep(f"endless_sky_{stem.replace('-', '_')}", "endless-sky-data", f"{ES}land/{stem}.jpg", stem, "")
+      for stem in ES_LAND),
+    *(Keep(f"endless_sky_scene_{stem}", "endless-sky-data", f"{ES}scene/{stem}.jpg", stem, "") for stem in ES_SCENE),
+    Keep("maldives_jetty_palms", "sddm-theme-maldives", "usr/share/sddm/themes/maldives/background.jpg",
+         "background (SDDM theme Maldives)", "Nevit Dilmen (commons.wikimedia.org/wiki/User:Nevit)"),
+    Keep("grace_hopper_portrait", "python-matplotlib-data", f"{MPL}grace_hopper.jpg",
+         "grace_hopper (matplotlib sample data)", "US Navy (official portrait of Commodore Grace M. Hopper)",
+         source=f"Python package matplotlib: matplotlib.cbook.get_sample_data('grace_hopper.jpg') "
+                f"(Debian package python-matplotlib-data: /{MPL}grace_hopper.jpg)",
+         upstream="photo: official US Navy portrait, a work of the US federal government (public domain)"),
+)
+
+
+# What each searched package gave, and why the rest was left out (one line each), for docs/CORPUS_CREDITS.md.
+SEARCHED = (
+    ("endless-sky-data", "255 of 273 planet-landing views (images/land/) and 12 of 17 scene pictures (images/scene/); "
+     "left out: Mars rover views (canyon01-05, desert0), colour-edited false-colour landscapes (canyon4, desert3, "
+     "hills3, hills4, mountain2, valley7, water6, sky6), enhanced-colour Jupiter (nasa8, nasa9), an abstract light "
+     "tunnel (space6), a green-cast interior (station2); scene army0 (graphic overlay), eso0 (artist's view), "
+     "geoscan (greyscale texture), lobby and tempest (renders)"),
+    ("sddm-theme-maldives", "1 (background.jpg); maldives.jpg is a screenshot of the login screen"),
+    ("python-matplotlib-data", "1 (grace_hopper.jpg); the other sample images are a logo and a drawing"),
+    ("colorgan/sample_photos", "the 57 bundled photos, copied as they are (their sources: lomiri-wallpapers-16.04, "
+     "lxqt-themes, mate-backgrounds, plasma-workspace-wallpapers, palapeli-data, python3-skimage, scikit-learn)"),
+    ("plasma-workspace-wallpapers", "nothing new: its 9 photos are already bundled; the rest are renders and "
+     "illustrations (Altai ... Volna), a painting (Autumn) or exact greyscale photos (ColdRipple, Grey)"),
+    ("mate-backgrounds", "nothing new: its nature photos are already bundled; the rest are abstract renders, logos and "
+     "a painting (Elephants)"),
+    ("lomiri-wallpapers-16.04", "nothing new: its photos are already bundled; analogpattern and umang are a "
+     "colour-washed texture and an abstract"),
+    ("lomiri-wallpapers-20.04", "nothing: Kleiber is held out; Fossa, Infinite-Sea and Painting-Colors are renders "
+     "and graphics"),
+    ("lomiri-wallpapers", "nothing: two gradient renders"),
+    ("lxqt-themes", "nothing new: its photos are already bundled; the rest are renders, gradients and logos"),
+    ("palapeli-data", "nothing new: its 5 puzzle photos are already bundled; the backgrounds are generated textures"),
+    ("python3-skimage", "nothing new: its colour photos are already bundled; the rest are greyscale, microscopy, "
+     "astronomy or graphics"),
+    ("tuxpaint-data", "nothing: every template photo is held out (data/heldout/), reef-back is quantized to 256 "
+     "colours, the starters and the rest are drawings, frames and screenshots"),
+    ("enlightenment-data", "nothing: its 12 photos are held out; Foggy-Trees and Peaks are photos but dark and "
+     "nearly colourless; the rest are renders, drawings and textures"),
+    ("tuxpaint-stamps-default", "not used: object cut-outs on transparency, no opaque photo"),
+    ("gnome-backgrounds", "nothing: all 14 wallpapers are renders and patterns (adwaita, grid, licorice, pixels, "
+     "symbolic, truchet, wood)"),
+    ("sway-backgrounds", "nothing: drawn logo wallpapers"),
+    ("ukui-wallpapers", "nothing: 12 renders and illustrations"),
+    ("desktop-base", "nothing: Debian theme renders, logos and screenshots"),
+    ("sddm-theme-elarun, sddm-theme-maui, sddm-theme-maya", "nothing: renders and screenshots"),
+    ("extremetuxracer-data", "nothing: rendered skyboxes and screenshots"),
+    ("neverball-data", "nothing: level renders"),
+    ("tuxmath-data", "nothing: astronomy pictures pasted over a drawn lunar surface; its menu background is edited"),
+    ("fvwm-crystal", "nothing: frost renders with logos"),
+    ("jigzo-data", "nothing: font maps"),
+    ("python3-scipy", "nothing: Debian's package does not ship scipy's face photo (scipy.datasets downloads it)"),
+    ("stellarium-data, gimp-help-en, trigger-rally-data, tuxtype-data", "not looked at yet (candidates for a later "
+     "round: stellarium's landscape panoramas, the original photos of the GIMP manual's filter examples)"),
+    ("gcompris-qt-data", "never used"),
+)
+# Doubts worth knowing, for docs/CORPUS_CREDITS.md.
+DOUBTS = (
+    "endless-sky-data's stock photos (morgueFile, Unsplash) name no photographer: debian/copyright says they were "
+    "donated and placed in the public domain; the author column says so.",
+    "endless-sky-data's Wikimedia Commons photos (bwerner*, dmottl*, mfield*, myrabella*) are CC-BY-SA-3.0 and were "
+    "\"cropped and edited\" for the game; the licence column quotes that. Share-alike applies to these copies.",
+    "endless-sky-data's debian/copyright lists Unsplash photos by stem patterns (mountain1*, snow1*, fields1*, "
+    "desert1*) after the photographers' stanzas, so by DEP-5's last-match rule it also covers 17 files named after "
+    "their photographer (mountain10-19, snow10-11, fields10-13 -sfiera/-harro/-striker, desert10-harro); the recipe "
+    "credits those to the photographer in the file name under CC-BY-SA-4.0, the stricter reading.",
+    "grace_hopper_portrait.jpg: python-matplotlib-data's debian/copyright has only the matplotlib licence for it; the "
+    "photo is the well-known official US Navy portrait (a US federal work, public domain), which no file in the "
+    "package states.",
+    "Borderline but kept: strongly tone-mapped HDR views (endless_sky_city0, city1, water9, mountain24/25_spfld), "
+    "Earth from the Moon (earthrise) and space-station interiors (space1, space3, space4): real photos with unusual "
+    "colours.",
+)
+
+
+def write_doc(path: Path, credits: list[dict[str, str]]) -> None:
+    """docs/CORPUS_CREDITS.md: the summary above and one row per photo."""
+    counts: dict[str, int] = {}
+    for row in credits:
+        debian = re.search(r"Debian package ([^:]+):", row["source"])
+        origin = row.get("origin") or (debian.group(1) if debian else row["source"])
+        counts[origin] = counts.get(origin, 0) + 1
+    lines = ["# Training corpus: credits", "",
+             f"{len(credits)} real colour photographs in `data/corpus/`, rebuilt by `benchmarks/corpus_photos.py` "
+             "(Debian bookworm packages, centre-cropped to at most 3:2, short side 256 px, JPEG quality 90) together "
+             "with the 57 bundled photos of `colorgan/sample_photos/`. Each is a downscaled copy of a file in the "
+             "package named in its row; the originals keep their licences. The bundled photos keep the rows of "
+             "`colorgan/sample_photos/credits.csv`; for the others the licence is the License field of the "
+             "stanza of the package's `/usr/share/doc/<package>/copyright` that covers the file, with that stanza's "
+             "own words on the source in brackets. None is a photo of, or a crop of a photo in, the held-out set "
+             "`data/heldout/` (see the recipe's docstring for the check).", "",
+             "## Where the photos come from", "", "| source | photos |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
+    lines += ["", "## What each searched package gave, and what was left out", ""]
+    lines += [f"- **{package}**: {text}" for package, text in SEARCHED]
+    lines += ["", "## Doubts", ""] + [f"- {text}" for text in DOUBTS]
+    lines += ["", "## Photos", "", "| file | author | source (package and path) | licence |", "|---|---|---|---|"]
+    cell = lambda text: text.replace("|", "\\|")  # noqa: E731
+    lines += [f"| {r['file']} | {cell(r['author'])} | {cell(r['source'])} | {cell(r['license'])} |"
+              for r in sorted(credits, key=lambda r: r["file"])]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def photo(keep: Keep) -> Photo:
+    return Photo(keep.package, keep.path)
+
+
+def save_photo(source: Path, out: Path, size: int) -> bool:
+    """Centre-crop to at most 3:2, Lanczos to short side ``size`` (never up), JPEG q90 without metadata; False when
+    the source's short side (after the crop) is under MIN_SIDE."""
+    with Image.open(source) as image:
+        image = ImageOps.exif_transpose(image).convert("RGB")
+    w, h = image.size
+    cw, ch = min(w, (3 * h) // 2), min(h, (3 * w) // 2)
+    left, top = (w - cw) // 2, (h - ch) // 2
+    image = image.crop((left, top, left + cw, top + ch))
+    if min(image.size) < MIN_SIDE:
+        return False
+    scale = size / min(image.size)
+    if scale < 1:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    partial = out.with_name(f".{out.name}.part")  # an interrupted run leaves no half-written photo behind
+    image.save(partial, "JPEG", quality=90)  # no exif/icc passed: no metadata
+    partial.replace(out)
+    return True
+
+
+def stanza_for(text: str, keep: Keep) -> dict[str, str]:
+    """dep5_stanza, except that an endless-sky file named after its photographer takes that photographer's stanza
+    (the later Unsplash stanza's stem patterns such as ``mountain1*`` match it too), and with the stanza's License
+    body (its words on where the photos come from) as ``note``."""
+    stanza = dep5_stanza(text, keep.path)
+    blocks = re.split(r"\n\s*\n", text)
+    suffix = ES_AUTHOR_SUFFIX.search(Path(keep.path).stem) if keep.package == "endless-sky-data" else None
+    if suffix and f"-{suffix.group(1)}" not in stanza.get("files", ""):
+        stanza = dep5_stanza("\n\n".join(b for b in blocks if f"*-{suffix.group(1)}*" in b), keep.path)
+    note = ""
+    for block in blocks:  # the License body of the chosen stanza (continuation lines), joined into one line
+        fields = re.split(r"^(Files|Copyright|License|Comment):", block, flags=re.M)
+        parts = dict(zip(fields[1::2], fields[2::2], strict=True))
+        if " ".join(parts.get("Files", "").split()) == stanza.get("files") and "License" in parts:
+            note = " ".join(line.strip() for line in parts["License"].splitlines()[1:] if line.strip() != ".")
+            if "Comment" in parts:  # e.g. "Taken from Wikimedia commons. Cropped and edited."
+                note = " ".join((note, *parts["Comment"].split())).strip()
+    return stanza | {"note": note}
+
+
+def credit(keep: Keep, stanza: dict[str, str]) -> tuple[str, str]:
+    """(author, licence) for the credits row."""
+    author = keep.author or stanza.get("copyright") or "?"
+    note = stanza.get("note", "")
+    if author == "Various":  # endless-sky-data's stock-photo stanzas name the site, not the photographer
+        site = re.search(r"from (\S+?)(?:,|\s)", note)
+        author = f"not named ({site.group(1)} contributor, per debian/copyright)" if site else "not named"
+    first = note.split(". ")[0].rstrip(".")
+    licence = stanza.get("license") or first or "?"
+    if stanza.get("files") == "*":
+        licence += " (Debian copyright, Files: *)"
+    if note and stanza.get("license"):
+        licence += f" ({note if len(note) < 80 else first})"
+    return author, f"{licence}; {keep.upstream}" if keep.upstream else licence
+
+
+def photo_stats(path: Path, package: str) -> dict[str, str]:
+    lum, chroma = mean_chroma(path)
+    with Image.open(path) as image:
+        size = f"{image.width}x{image.height}"
+    return {"file": path.name, "package": package, "size": size, "mean_L": f"{lum:.1f}",
+            "mean_chroma": f"{chroma:.2f}", "low_chroma": str(chroma < LOW_CHROMA).lower()}
+
+
+def copy_bundled(out: Path, size: int, fresh: bool) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    with open(BUNDLED / "credits.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    stats = []
+    for row in rows:
+        source, target = BUNDLED / row["file"], out / row["file"]
+        if not source.exists():
+            fail(f"bundled photo {source} is missing")
+        if not (fresh and target.exists()):
+            with Image.open(source) as image:
+                w, h = image.size
+            if max(w, h) * 2 > 3 * min(w, h) or min(w, h) > size:  # not already at most 3:2 and this size
+                if not save_photo(source, target, size):
+                    fail(f"bundled photo {source} is smaller than {MIN_SIDE} px")
+            else:
+                shutil.copyfile(source, target)
+        stats.append(photo_stats(target, "colorgan/sample_photos"))
+    return rows, stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "corpus")
+    parser.add_argument("--size", type=int, default=256, help="short side in px (default 256; never upscaled)")
+    parser.add_argument("--cache", type=Path, default=ROOT / "data" / "corpus_debs")
+    parser.add_argument("--check", action="store_true",
+                        help="compare every photo with --heldout and with each other (near-duplicates)")
+    parser.add_argument("--heldout", type=Path, default=ROOT / "data" / "heldout")
+    parser.add_argument("--doc", type=Path, help="also write the credits page (docs/CORPUS_CREDITS.md)")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    if shutil.which("dpkg-deb") is None:
+        fail("dpkg-deb not found: this recipe needs a Debian/Ubuntu host")
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    stamp = args.out / ".corpus.json"  # hidden, so colorgan's image search skips it
+    fresh = json.loads(stamp.read_text()).get("size") == args.size if stamp.exists() else False
+    if not fresh:  # outputs of another size are all redone; no stamp until they are
+        stamp.unlink(missing_ok=True)
+
+    credits, stats = copy_bundled(args.out, args.size, fresh)
+    print(f"{len(credits)} bundled photos from {BUNDLED.relative_to(ROOT)}", file=sys.stderr)
+    names = {row["file"] for row in credits}
+    bundled = set(names)
+    for package, tested in PACKAGES.items():
+        keeps = [k for k in KEEP if k.package == package]
+        todo = [k for k in keeps if not (fresh and (args.out / f"{k.name}.jpg").exists())]
+        version, text = fetch(package, tested, [photo(k) for k in todo], args.cache)
+        made = 0
+        for keep in keeps:
+            out = args.out / f"{keep.name}.jpg"
+            if out.name in names:
+                fail(f"two photos named {out.name}")
+            if keep in todo:
+                if not save_photo(source_file(photo(keep), args.cache), out, args.size):
+                    print(f"skipped {package}: /{keep.path} (short side under {MIN_SIDE} px)", file=sys.stderr)
+                    continue
+                made += 1
+            author, licence = credit(keep, stanza_for(text, keep))
+            credits.append({"file": out.name, "original": keep.original, "author": author,
+                            "source": keep.source or f"Debian package {package}: /{keep.path}", "license": licence})
+            stats.append(photo_stats(out, f"{package} {version}"))
+            names.add(out.name)
+        print(f"{package} {version}: {len(keeps)} photos ({made} made, {len(keeps) - made} kept)", file=sys.stderr)
+
+    for stale in args.out.glob("*.jpg"):  # leave exactly the listed photos, e.g. after an entry was dropped
+        if stale.name not in names:
+            stale.unlink()
+    for name, rows in (("credits.csv", sorted(credits, key=lambda r: r["file"])),
+                       ("stats.csv", sorted(stats, key=lambda r: r["file"]))):
+        with open(args.out / name, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    stamp.write_text(json.dumps({"size": args.size}) + "\n")
+    if args.doc:
+        write_doc(args.doc, [r | {"origin": "colorgan/sample_photos (bundled)"} if r["file"] in bundled else r
+                             for r in credits])
+    low = sum(r["low_chroma"] == "true" for r in stats)
+    print(f"{len(credits)} photos ({low} with mean chroma < {LOW_CHROMA:g}) in {args.out} "
+          f"({time.perf_counter() - start:.1f} s)")
+    if args.check:
+        from corpus_check import report  # noqa: PLC0415 (numpy work only when asked)
+        report(sorted(args.out.glob("*.jpg")), sorted(args.heldout.glob("*.jpg")))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (OSError, ValueError, subprocess.CalledProcessError, tarfile.TarError) as error:  # one line, no traceback
+        fail(f"{type(error).__name__}: {error}")
