@@ -4,7 +4,8 @@
     python benchmarks/train_throughput.py --image-size 128 --batch-size 4 --plain-batch-size 4 --steps 3   # CPU
 
 Two ways of training the same networks (``--config``'s model, default configs/flowers_masks.yaml) with the same
-objective (:class:`colorgan.training.objectives.GANObjective`), each in its own subprocess (so peak memory is its own), on synthetic uint8 photos held in memory:
+objective (:class:`colorgan.training.objectives.GANObjective`), each in its own subprocess (so peak memory is its
+own), on synthetic uint8 photos held in memory:
 
 - ``colorgan``: ``Trainer.fit`` of :class:`colorgan.ColorGAN` as configured (manual optimization, EMA,
   ``self.log`` every step, bf16-mixed on a bf16 GPU) with ``limit_train_batches``; batches go through
@@ -12,6 +13,9 @@ objective (:class:`colorgan.training.objectives.GANObjective`), each in its own 
 - ``plain``: what one writes by hand: a DataLoader that converts each item to Lab and draws its mask on the CPU
   (per item, like the original mask-GAN code), then an fp32 eager loop with D and G steps (no EMA, and D's
   weight gradients are computed in the G step too, since nobody toggles ``requires_grad`` by hand).
+
+``--count-syncs`` counts, over the timed steps of ``colorgan``, what makes the host wait for the device (see
+:class:`HostSyncs`) and names the lines it comes from; ``--compile`` records dynamo's graph breaks and graphs.
 
 Each timed window runs from the start of the first step after ``--warmup`` to the end of the last one (CUDA is
 synchronized only there), so data loading between steps counts. FLOPs per image are those of one D step plus
@@ -28,6 +32,9 @@ import resource
 import subprocess
 import sys
 import time
+import traceback
+import warnings
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,11 +42,13 @@ from typing import Any
 import torch
 import yaml
 from machine import cpu_name
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from colorgan.checkpoint import build_network
 from colorgan.color import rgb_to_lab_norm
+from colorgan.hints import HINT_CHANNELS, generate, sample_hints, takes_hints
 from colorgan.masks import MaskSampler
 from colorgan.training.objectives import GANObjective
 
@@ -75,15 +84,21 @@ def objective_of(model_cfg: dict[str, Any]) -> GANObjective:
 
 def step(generator: torch.nn.Module, discriminator: torch.nn.Module, objective: GANObjective, L: torch.Tensor,  # noqa: N803
          ab: torch.Tensor, mask: torch.Tensor, opts: tuple[Any, Any] | None, toggle: bool) -> None:
-    """One D step and one G step of ``objective``; ``toggle`` freezes D's weights in the G step (as ColorGAN does)."""
-    fake = generator(L, mask)
-    d_loss, _ = objective.discriminator_loss(discriminator, L, ab, fake, mask)
+    """One D step and one G step of ``objective``; ``toggle`` freezes D's weights in the G step (as ColorGAN does).
+
+    A generator built for hints gets hints drawn from the truth on the device, as ColorGAN draws them; the
+    discriminator sees them when it was built for them too.
+    """
+    condition = sample_hints(ab, mask) if takes_hints(generator) else None
+    judged = condition if takes_hints(discriminator) else None
+    fake = generate(generator, L, mask, condition)
+    d_loss, _ = objective.discriminator_loss(discriminator, L, ab, fake, mask, judged)
     d_loss.backward()
     if opts:
         opts[1].step()
         opts[1].zero_grad(set_to_none=True)
     discriminator.requires_grad_(not toggle)
-    g_loss, _ = objective.generator_loss(discriminator, L, ab, fake, mask)
+    g_loss, _ = objective.generator_loss(discriminator, L, ab, fake, mask, judged)
     g_loss.backward()
     discriminator.requires_grad_(True)
     if opts:
@@ -98,15 +113,94 @@ def flops_per_image(model_cfg: dict[str, Any], size: int) -> dict[str, float]:
         generator, discriminator = build_network(model_cfg["generator"]), build_network(model_cfg["discriminator"])
         L, ab, mask = torch.zeros(1, 1, size, size), torch.zeros(1, 2, size, size), torch.ones(1, 1, size, size)  # noqa: N806
         counts = {}
-        for name, run in {"generator forward": lambda: generator(L, mask),
+        condition = torch.zeros(1, HINT_CHANNELS, size, size) if takes_hints(generator) else None
+        for name, run in {"generator forward": lambda: generate(generator, L, mask, condition),
                           "discriminator forward": lambda: discriminator(L, ab, mask),
-                          "training step": lambda: step(generator, discriminator, objective_of(model_cfg), L, ab, mask, None,
-                                                        True)
+                          "training step": lambda: step(generator, discriminator, objective_of(model_cfg), L, ab,
+                                                        mask, None, True)
                           }.items():
             with FlopCounterMode(display=False) as counter:
                 run()
             counts[name] = float(counter.get_total_flops())
     return counts
+
+
+SCALAR_READS = {"_local_scalar_dense", "nonzero", "masked_select", "unique", "_unique2", "repeat_interleave"}
+"""aten ops whose result the host must wait for: ``.item()``, ``bool()``, ``float()`` and ``if tensor:`` all end in
+``_local_scalar_dense``; the others size their output from the data."""
+
+
+def _caller(stack: list[traceback.FrameSummary]) -> str:
+    """The line that asked: the innermost frame in colorgan, else in Lightning, else the innermost outside torch."""
+    def inner(test: Any) -> traceback.FrameSummary | None:
+        return next((f for f in reversed(stack) if test(f.filename)), None)
+
+    frame = (inner(lambda f: "/colorgan/" in f and "/benchmarks/" not in f)
+             or inner(lambda f: "pytorch_lightning" in f or "lightning_fabric" in f)
+             or inner(lambda f: "/torch/" not in f and f != __file__) or stack[-1])
+    short = frame.filename.split("site-packages/")[-1]
+    short = short[short.rfind("colorgan/"):] if "/colorgan/" in short else short
+    return f"{short}:{frame.lineno} {frame.name}"
+
+
+class HostSyncs(TorchDispatchMode):
+    """Counts, while active, the host syncs an eager step makes, by the line they come from.
+
+    Seen at dispatch, so the same way on every device: scalar reads (:data:`SCALAR_READS`) of tensors on the
+    ``device``, and copies from it to the CPU. On CUDA it also turns on ``torch.cuda.set_sync_debug_mode("warn")``
+    and counts its warnings, which see the syncs made below the dispatcher too (a ``cudaStreamSynchronize`` of a
+    pinned-memory copy, say). On the CPU every tensor is on the device, so the count is a proxy: it leaves out
+    Adam's reads of its step counts (on the host on a GPU too) but holds those of other tensors that stay on the
+    host on a GPU (the mask sampler's choices), which cost a GPU nothing; the sources say which is which.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        super().__init__()
+        self.device = device
+        self.ops: Counter[str] = Counter()
+        self.cuda: Counter[str] = Counter()
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        name = func.overloadpacket.__name__
+        on_device = any(isinstance(a, torch.Tensor) and a.device.type == self.device.type for a in args)
+        to_host = (self.device.type != "cpu" and name in ("_to_copy", "copy_") and isinstance(out, torch.Tensor)
+                   and out.device.type == "cpu" and on_device)
+        if (name in SCALAR_READS and on_device) or to_host:
+            stack = traceback.extract_stack()[:-1]
+            # Adam reads its step counts, which stay on the host on a GPU too (capturable=False): not a sync anywhere
+            if self.device.type == "cpu" and any("/torch/optim/" in f.filename for f in stack):
+                return out
+            self.ops[f"{name} at {_caller(stack)}"] += 1
+        return out
+
+    def __enter__(self) -> HostSyncs:
+        if self.device.type == "cuda":
+            self._warnings = warnings.catch_warnings()
+            self._warnings.__enter__()
+            warnings.simplefilter("always")
+            shown = warnings.showwarning
+
+            def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None):
+                if "synchroniz" in str(message):
+                    self.cuda[_caller(traceback.extract_stack()[:-1])] += 1
+                else:
+                    shown(message, category, filename, lineno, file, line)
+            warnings.showwarning = show
+            torch.cuda.set_sync_debug_mode("warn")
+        return super().__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        super().__exit__(*exc)
+        if self.device.type == "cuda":
+            torch.cuda.set_sync_debug_mode("default")
+            self._warnings.__exit__(*exc)
+
+    def report(self, steps: int) -> dict[str, Any]:
+        """Per-step counts and the lines they come from (most first)."""
+        return {"steps": steps, "scalar_reads_per_step": sum(self.ops.values()) / steps,
+                "cuda_syncs_per_step": sum(self.cuda.values()) / steps if self.device.type == "cuda" else None,
+                "sources": dict(self.ops.most_common(12)), "cuda_sources": dict(self.cuda.most_common(12))}
 
 
 class _PerItemLab(Dataset):
@@ -161,7 +255,9 @@ def run_colorgan(args: argparse.Namespace, device: torch.device) -> dict[str, An
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if args.compile:
-        model.generator, model.discriminator = torch.compile(model.generator), torch.compile(model.discriminator)
+        options = {"backend": args.compile_backend, "fullgraph": args.fullgraph}
+        model.generator = torch.compile(model.generator, **options)
+        model.discriminator = torch.compile(model.discriminator, **options)
     images = synthetic_images((args.warmup + args.steps) * args.batch_size, args.image_size)
 
     class Synthetic(ColorizationDataModule):  # the real on_after_batch_transfer; images from memory
@@ -183,17 +279,38 @@ def run_colorgan(args: argparse.Namespace, device: torch.device) -> dict[str, An
             _sync(device)
             self.end = time.perf_counter()
 
+    class CountSyncs(pl.Callback):  # after Timer: its sync at the window's start is not counted
+        def __init__(self) -> None:
+            self.syncs = HostSyncs(device)
+
+        def on_train_batch_start(self, trainer: Any, module: Any, batch: Any, batch_idx: int) -> None:
+            if batch_idx == args.warmup:
+                self.syncs.__enter__()
+
+        def on_train_batch_end(self, trainer: Any, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+            if batch_idx == args.warmup + args.steps - 1:
+                self.syncs.__exit__(None, None, None)
+
     bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     precision = "bf16-mixed" if bf16 and not args.fp32 else "32-true"
-    timer = Timer()
+    timer, counter = Timer(), CountSyncs()
     trainer = pl.Trainer(accelerator=device.type, devices=1, precision=precision, max_epochs=1,
                          limit_train_batches=args.warmup + args.steps, limit_val_batches=0, num_sanity_val_steps=0,
                          logger=False, enable_checkpointing=False, enable_progress_bar=args.progress_bar,
-                         enable_model_summary=False, callbacks=[timer])
+                         enable_model_summary=False, callbacks=[timer, counter] if args.count_syncs else [timer])
     data = Synthetic(image_size=args.image_size, batch_size=args.batch_size,
                      mask_probabilities=data_cfg.get("mask_probabilities"))
     trainer.fit(model, data)
-    return {"seconds": timer.end - timer.start, "batch": args.batch_size, "precision": precision}
+    result = {"seconds": timer.end - timer.start, "batch": args.batch_size, "precision": precision}
+    if args.count_syncs:
+        result["syncs"] = counter.syncs.report(args.steps)
+    if args.compile:
+        from torch._dynamo.utils import counters
+
+        result["graph_breaks"] = sum(counters["graph_break"].values())
+        result["graph_break_reasons"] = list(counters["graph_break"])[:5]
+        result["graphs"] = counters["stats"]["unique_graphs"]
+    return result
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -234,8 +351,14 @@ def main() -> None:
     parser.add_argument("--fp32", action="store_true", help="colorgan in 32-true even on a bf16 GPU")
     parser.add_argument("--channels-last", action="store_true", help="colorgan's networks in channels_last")
     parser.add_argument("--compile", action="store_true", help="torch.compile colorgan's G and D")
+    parser.add_argument("--compile-backend", default="inductor",
+                        help="torch.compile's backend (default inductor; aot_eager traces without code generation)")
+    parser.add_argument("--fullgraph", action="store_true", help="compile with fullgraph=True: a graph break fails")
+    parser.add_argument("--count-syncs", action="store_true",
+                        help="count colorgan's host syncs over the timed steps (slower: not a timing run)")
     parser.add_argument("--progress-bar", action="store_true", help="keep Lightning's progress bar (as the CLI does)")
-    parser.add_argument("--only", choices=["colorgan", "plain"], help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["colorgan", "plain"],
+                        help="run one method in this process and print its result as one JSON line")
     args = parser.parse_args()
     if args.only:
         print(json.dumps(measure(args)))

@@ -122,6 +122,7 @@ class ColorGAN(pl.LightningModule):
         # Sum of a, b over the masked pixels of the training crops, and their count: the mean-color baseline that
         # `colorgan test` and `colorgan evaluate` score beside the model is fit on the training photos only.
         self._train_ab_sum = torch.zeros(3, dtype=torch.float64)
+        self._losses_in_bar = True  # set per fit (on_fit_start)
 
     # --- optimization --------------------------------------------------------------------------------------------
 
@@ -135,6 +136,11 @@ class ColorGAN(pl.LightningModule):
         return optimizers
 
     def on_fit_start(self) -> None:
+        # Lightning turns every prog_bar metric into a Python float after every batch (LoggerConnector.on_batch_end),
+        # whether a bar is shown or not and whatever its refresh rate: on a GPU that is a host sync per step. So the
+        # bar shows the training losses on the CPU only, where reading them is free; on a GPU they still reach the
+        # loggers (every log_every_n_steps) and callback_metrics, as tensors.
+        self._losses_in_bar = self.device.type == "cpu"
         epochs = self.trainer.max_epochs
         if self.hparams.get("lr_decay", 0.0) and (epochs is None or epochs < 1):
             raise ColorganError("model.lr_decay needs trainer.max_epochs, the length its schedule is a share of")
@@ -209,7 +215,7 @@ class ColorGAN(pl.LightningModule):
                 d_opt.zero_grad(set_to_none=True)
                 self.manual_backward(d_loss)
                 d_opt.step()
-            self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
+            self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=self._losses_in_bar)
 
         if (batch_idx + 1) % self.hparams.n_critic == 0:
             with self.toggled_optimizer(g_opt):
@@ -224,7 +230,7 @@ class ColorGAN(pl.LightningModule):
                 self.manual_backward(g_loss)
                 g_opt.step()
             self._update_ema()
-            self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=True)
+            self.log_dict({f"train/{k}": v for k, v in logs.items()}, prog_bar=self._losses_in_bar)
 
     def _class_weights(self) -> torch.Tensor | None:
         """The rebalancing weights (Q,) of the class loss from the histogram so far (uniform before any); None
