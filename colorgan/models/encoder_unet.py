@@ -108,8 +108,8 @@ class UNetEncoderGenerator(RebuildableModule):
         mask_in_encoder: feed the mask and condition to the encoder's first conv as well as to the decoder (False:
             to the decoder only; measured in docs/BENCHMARKS.md, "A frozen encoder that sees only the photo").
         head: ``regression`` (tanh ab at full resolution) or ``classes`` (ab classes at 1/4, see above).
-        temperature: the annealed mean's temperature for ``head="classes"`` (Zhang et al.: 0.38); a plain attribute,
-            so it can be changed on a trained network.
+        temperature: the annealed mean's temperature for ``head="classes"`` (Zhang et al.: 0.38); it can be set on a
+            trained network (``net.temperature = 0.5``), and the spec that checkpoints and exports record follows.
     """
 
     spec_overrides = {"pretrained": False}  # the file holds the trained weights: rebuilding never downloads
@@ -141,7 +141,7 @@ class UNetEncoderGenerator(RebuildableModule):
         self.condition_channels = condition_channels
         self.freeze_encoder_bn = freeze_encoder_bn
         self.mask_in_encoder = mask_in_encoder
-        self.head_kind, self.temperature = head, float(temperature)
+        self.head_kind, self._temperature = head, float(temperature)
         self.channels: list[int] = list(backbone.feature_info.channels())
         self.reductions: list[int] = list(backbone.feature_info.reduction())
         self.multiple = max(self.reductions)
@@ -186,6 +186,19 @@ class UNetEncoderGenerator(RebuildableModule):
         else:
             self.head = nn.Conv2d(channels, 2, 1)
         self.train()  # puts the frozen BatchNorm layers in eval mode
+
+    @property
+    def temperature(self) -> float:
+        """The annealed mean's temperature (``head="classes"``)."""
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        if value <= 0:
+            raise ValueError(f"temperature must be > 0, got {value}")
+        self._temperature = float(value)
+        if hasattr(self, "config"):  # so that an export of the re-tuned network rebuilds with this temperature
+            self.config["temperature"] = self._temperature
 
     def train(self, mode: bool = True) -> UNetEncoderGenerator:
         """Set train/eval mode; with ``freeze_encoder_bn`` the encoder's BatchNorm layers stay in eval mode."""

@@ -312,10 +312,14 @@ def test_class_head_predicts_ab_classes_at_a_quarter_and_stays_gray_outside_the_
 
 def test_class_head_rebuilds_from_its_spec_and_exports(tmp_path: Path) -> None:
     net = _tiny(head="classes", temperature=0.3).eval()
+    net.temperature = 0.45  # re-tuned after training: the spec, and so the export, follow
     spec = network_spec(net)
-    assert spec is not None and spec["init_args"]["head"] == "classes" and spec["init_args"]["temperature"] == 0.3
+    assert spec is not None and spec["init_args"]["head"] == "classes" and spec["init_args"]["temperature"] == 0.45
+    with pytest.raises(ValueError, match="temperature"):
+        net.temperature = 0.0
     metadata = {"colorgan": json.dumps({"generator": spec, "weights": "ema"})}
     loaded, _ = load_generator(save_generator_safetensors(net, tmp_path / "g.safetensors", metadata))
+    assert loaded.temperature == 0.45
     L, mask = generator_inputs(1, 45, 61)  # noqa: N806
     with torch.no_grad():
         assert (loaded(L, mask) - net(L, mask)).abs().max() < 1e-5
