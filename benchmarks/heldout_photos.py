@@ -170,23 +170,26 @@ def copyright_path(package: str) -> str:
     return f"usr/share/doc/{package}/copyright"
 
 
-def fetch(package: str, tested: str, photos: list[Photo], cache: Path) -> tuple[str, str]:
+def fetch(package: str, tested: str, photos: list[Photo], cache: Path,
+          with_copyright: bool = True) -> tuple[str, str]:
     """Download ``package`` (unless cached), warn when its version is not the ``tested`` one, and extract those of
-    ``photos`` not yet in ``cache`` and its copyright file; returns (version, debian/copyright text)."""
+    ``photos`` not yet in ``cache`` and its copyright file; returns (version, debian/copyright text). With
+    ``with_copyright`` false (a package whose /usr/share/doc/<pkg> is a link into another package's) the copyright
+    file is not looked for and the text is empty."""
     deb = apt_download(package, cache)
     version = deb_version(deb)
     if version != tested:
         print(f"warning: {package} {version}, the photo list was checked on {tested}", file=sys.stderr)
     copyright_file = cache / package / copyright_path(package)
     missing = [p for p in photos if not source_file(p, cache).exists()]
-    if missing or not copyright_file.exists():
-        extract(deb, package, missing, cache)
-    return version, copyright_file.read_text(encoding="utf-8")
+    if missing or (with_copyright and not copyright_file.exists()):
+        extract(deb, package, missing, cache, with_copyright)
+    return version, copyright_file.read_text(encoding="utf-8") if with_copyright else ""
 
 
-def extract(deb: Path, package: str, photos: list[Photo], cache: Path) -> None:
+def extract(deb: Path, package: str, photos: list[Photo], cache: Path, with_copyright: bool = True) -> None:
     """Stream the .deb's files once and keep just the photos and the copyright file (the .deb may be 400 MB)."""
-    wanted = {copyright_path(package): None} | {p.path: p for p in photos}
+    wanted = ({copyright_path(package): None} if with_copyright else {}) | {p.path: p for p in photos}
     # stderr is dropped: stopping early breaks dpkg-deb's pipe, and a real failure shows as a tar error or a miss.
     dpkg = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
