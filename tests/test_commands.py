@@ -15,6 +15,7 @@ import torch
 from conftest import make_image_folder
 from PIL import Image
 
+from colorgan import checkpoint as checkpoint_module
 from colorgan import cli
 from colorgan.checkpoint import load_generator
 from colorgan.inference import colorize_tensor
@@ -186,6 +187,7 @@ def test_predict_never_replaces_a_file_it_did_not_write_and_says_how_it_renames(
 def test_predict_without_any_checkpoint_explains_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(checkpoint_module, "BUNDLED_MODEL", tmp_path / "none.safetensors")  # a checkout without it
     assert cli.main(["predict", "photo.png"]) == 2
     (line,) = error_lines(capsys.readouterr().err)
     assert "--ckpt" in line and "colorgan fit --config quickstart" in line
