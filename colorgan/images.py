@@ -25,7 +25,7 @@ READ_ERRORS = (OSError, ValueError, UnidentifiedImageError, Image.DecompressionB
 """What Pillow raises for a file it cannot read: missing, truncated, corrupt, not an image, or too large."""
 
 __all__ = ["IMAGE_SUFFIXES", "READ_ERRORS", "ImageFolderDataset", "PackedImages", "find_images", "open_rgb",
-           "resize_short_side", "screen_images", "to_rgb", "to_unit_range", "unusable"]
+           "resize_short_side", "screen_images", "square_crop", "to_rgb", "to_unit_range", "unusable"]
 
 
 # --- decoding ----------------------------------------------------------------------------------------------------
@@ -233,18 +233,25 @@ class ImageFolderDataset(Dataset):
         raise ColorganError(f"none of the {len(self.files)} images could be decoded")
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        image = self._image(index)
-        h, w = image.shape[-2:]
-        s = self.image_size
-        if self.train:
-            top, left = torch.randint(h - s + 1, ()).item(), torch.randint(w - s + 1, ()).item()
-        else:
-            top, left = (h - s) // 2, (w - s) // 2
-        item = {"image": image[:, top:top + s, left:left + s].contiguous()}
-        if not self.train and self.mask_sampler is not None:
-            generator = torch.Generator().manual_seed(self.mask_seed + index)
-            item["mask"] = self.mask_sampler(1, s, s, "cpu", generator)[0].to(torch.uint8)
-        return item
+        return square_crop(self._image(index), self.image_size, self.train, self.mask_sampler,
+                           self.mask_seed + index)
+
+
+def square_crop(image: torch.Tensor, size: int, train: bool, mask_sampler: Callable[..., torch.Tensor] | None = None,
+                mask_seed: int = 0) -> dict[str, torch.Tensor]:
+    """One item of (3, H, W) uint8 ``image``: ``{"image": (3, size, size)}``, a random crop for training, else the
+    center crop with ``"mask"`` (1, size, size) uint8 drawn from ``mask_sampler`` seeded by ``mask_seed`` (the same
+    every epoch). Shared by the folder dataset and the streaming shards."""
+    h, w = image.shape[-2:]
+    if train:
+        top, left = torch.randint(h - size + 1, ()).item(), torch.randint(w - size + 1, ()).item()
+    else:
+        top, left = (h - size) // 2, (w - size) // 2
+    item = {"image": image[:, top:top + size, left:left + size].contiguous()}
+    if not train and mask_sampler is not None:
+        generator = torch.Generator().manual_seed(mask_seed)
+        item["mask"] = mask_sampler(1, size, size, "cpu", generator)[0].to(torch.uint8)
+    return item
 
 
 class PackedImages:

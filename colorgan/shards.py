@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from colorgan.errors import ColorganError, printable
-from colorgan.images import IMAGE_SUFFIXES, READ_ERRORS, find_images, open_rgb, resize_short_side, unusable
+from colorgan.images import IMAGE_SUFFIXES, READ_ERRORS, find_images, open_rgb, resize_short_side, square_crop, unusable
 
 ShardFormat = Literal["jpeg", "raw"]
 SPLITS = ("train", "val")
@@ -292,17 +292,8 @@ class ShardCrops:
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
         image = _resize(decode_item(item), self.load_size)
-        h, w = image.shape[-2:]
-        s = self.size
-        if self.train:
-            top, left = torch.randint(h - s + 1, ()).item(), torch.randint(w - s + 1, ()).item()
-        else:
-            top, left = (h - s) // 2, (w - s) // 2
-        out = {"id": torch.tensor(int(item["id"])), "image": image[:, top:top + s, left:left + s].contiguous()}
-        if not self.train and self.mask_sampler is not None:
-            generator = torch.Generator().manual_seed(self.mask_seed + int(item["id"]))
-            out["mask"] = self.mask_sampler(1, s, s, "cpu", generator)[0].to(torch.uint8)
-        return out
+        crop = square_crop(image, self.size, self.train, self.mask_sampler, self.mask_seed + int(item["id"]))
+        return {"id": torch.tensor(int(item["id"])), **crop}
 
 
 def streaming_dataset(folder: str, transform: Callable[[dict[str, Any]], Any] | None, shuffle: bool,
