@@ -83,7 +83,13 @@ from heldout_photos import Photo, dep5_stanza, fail, fetch, source_file  # noqa:
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "colorgan" / "sample_photos"
 PACKAGES = {"endless-sky-data": "0.9.8-1.2", "sddm-theme-maldives": "0.19.0-5", "python-matplotlib-data": "3.6.3-1",
-            "opencv-doc": "4.6.0+dfsg-12", "gimp-help-en": "2.10.34-2", "darktable": "4.2.1-4"}
+            "opencv-doc": "4.6.0+dfsg-12", "gimp-help-en": "2.10.34-2", "darktable": "4.2.1-4",
+            "kphotoalbum": "5.9.1-1", "kalzium-data": "4:22.12.3-1", "qtbase5-examples": "5.15.8+dfsg-11+deb12u3",
+            "qtdeclarative5-examples": "5.15.8+dfsg-3", "qtmultimedia5-examples": "5.15.8-2",
+            "qtwebengine5-examples": "5.15.13+dfsg-1~deb12u1", "scribus-template": "1.2.4.1-6",
+            "scribus-data": "1.5.8+dfsg-4", "tuxtype-data": "1.8.3-5.1", "cimg-examples": "3.2.1+dfsg-1",
+            "libvigraimpex-doc": "1.11.1+dfsg-11", "libvlfeat-doc": "0.9.21+full-1", "libvips-doc": "8.14.1-3+deb12u3",
+            "allegro5-doc": "2:5.2.8.0+dfsg-1", "wx3.2-examples": "3.2.2+dfsg-2", "inkscape": "1.2.2-2+deb12u1"}
 # Packages whose photos are covered by the Files: * stanza only: opencv-doc installs the source tree's samples/
 # as examples/, and the installed path examples/data/x.jpg would also match the stanza of the top-level data/*
 # (the Haar cascades, BSD-3-Clause) by dep5_stanza's suffix rule.
@@ -164,6 +170,82 @@ GIMP_PHOTOS = (
     ("using/duck_orig.png", "ducklings_in_grass"), ("using/keyfob_orig.png", "robot_keyfob"),
     ("filters/examples/enhance/high-pass-origin.png", "chimpanzee"), ("tool-options/lockbrush-orig.png", "sunflower"),
 )
+# kphotoalbum's demo album (upstream demo/): the author's own photos of friends, pets, bars, a pool hall and trips
+KPA = "usr/share/kphotoalbum/"
+KPA_AUTHOR = "Jesper K. Pedersen (KPhotoAlbum's author; demo album)"
+KPA_PHOTOS = (
+    ("demo/anne_helene.jpg", "woman_on_beach"), ("demo/bar55.jpg", "couple_in_bar"),
+    ("demo/bar55_2.jpg", "couple_toasting_wine"), ("demo/blackie.jpg", "aquarium_driftwood"),
+    ("demo/cold_water.jpg", "people_at_sea_shore"), ("demo/donna.jpg", "black_dog_in_woods"),
+    ("demo/donna_2.jpg", "black_dog_on_floor"), ("demo/grand_canyon_1.jpg", "couple_at_canyon_rim"),
+    ("demo/grand_canyon_2.jpg", "man_at_canyon_dusk"), ("demo/grand_canyon_3.jpg", "canyon_at_dusk"),
+    ("demo/jesper.jpg", "man_face_closeup"), ("demo/jesper_2.jpg", "man_talking"),
+    ("demo/new_wave_1.jpg", "man_in_chair"), ("demo/new_wave_2.jpg", "young_man_smiling"),
+    ("demo/pool.jpg", "pool_hall_players"), ("demo/pool_2.jpg", "pool_table_shot"),
+    ("demo/qt-logo.jpg", "three_men_tattoos"), ("demo/skagen.jpg", "grey_sea_waves"),
+    ("demo/skagen_2.jpg", "aerial_coast_spit"), ("demo/snow.jpg", "snowy_airport"),
+    ("demo/spiff.jpg", "rabbit_on_grass"), ("demo/spiff_2.jpg", "rabbit_in_crate"),
+    ("demo/sunset.jpg", "sunset_over_trees"), ("demo/wayne.jpg", "men_at_bar_counter"),
+    ("pics/search.jpg", "magnifier_over_prints"),
+)
+# Some demo photos are stored sideways: KPhotoAlbum turns them by the angle in demo/index.xml (degrees clockwise)
+ROTATE = {"kphotoalbum_man_in_chair": 90, "kphotoalbum_couple_at_canyon_rim": 180,
+          "kphotoalbum_men_at_bar_counter": 90, "kphotoalbum_pool_table_shot": 270}
+KALZIUM = "usr/share/kalzium/data/toolpics/"
+# kalzium-data's photos of laboratory tools (German names); the narrow ones under 160 px are left out
+KALZIUM_PHOTOS = (
+    ("abzug", "fume_hood"), ("becherglas", "glass_beaker"), ("brechungsmesser", "refractometer"),
+    ("brenner", "bunsen_burner"), ("dsc", "calorimeter"), ("erlenmeyerkolben", "erlenmeyer_flask"),
+    ("exikator", "desiccator"), ("halter", "clamps"), ("heizplatte", "hot_plate_stirrer"), ("hplc", "hplc_bottles"),
+    ("moerser", "mortar_and_pestle"), ("phpapier", "ph_paper_dispenser"), ("pileusball", "red_pipette_bulb"),
+    ("rg-halter", "test_tube_holder"), ("rg-staender", "test_tube_rack"), ("rotationsverdampfer", "rotary_evaporator"),
+    ("ruehrfisch", "stir_bar"), ("rundkolben", "round_flask_on_cork"), ("schutzbrille", "safety_goggles"),
+    ("spatel", "spatulas"), ("spritzflasche", "wash_bottle"), ("tonschale", "evaporating_dish"),
+    ("trichter", "glass_funnel"), ("trockenrohr", "drying_tube"), ("uhrglas", "watch_glasses"),
+    ("verteiler", "glass_adapter"), ("waage", "lab_scale"),
+)
+QT = "usr/lib/x86_64-linux-gnu/qt5/examples/"
+QT_AUTHOR = "not named (Qt examples; debian/copyright: The Qt Company Ltd.)"
+# (package, path under QT, name): the photos of the Qt 5 examples (food of the recipe browser and list view, ...)
+QT_PHOTOS = (
+    ("qtbase5-examples", "widgets/painting/composition/flower.jpg", "pink_spiky_flower"),
+    ("qtbase5-examples", "widgets/painting/affine/bg1.jpg", "sea_stack_aerial"),
+    ("qtbase5-examples", "widgets/graphicsview/boxes/square.jpg", "laughing_man"),
+    ("qtdeclarative5-examples", "quick/views/listview/content/pics/hamburger.jpg", "hamburger"),
+    ("qtdeclarative5-examples", "quick/views/listview/content/pics/pancakes.jpg", "pancake_with_banana"),
+    ("qtdeclarative5-examples", "quick/views/listview/content/pics/fruit-salad.jpg", "fruit_salad"),
+    ("qtmultimedia5-examples", "multimedia/video/qmlvideo/images/leaves.jpg", "autumn_leaves"),
+    *(("qtwebengine5-examples", f"webengine/recipebrowser/resources/pages/images/{stem}.jpg", name)
+      for stem, name in (("burger", "burgers_with_basil"), ("steak", "grilled_fish_plate"), ("soup", "green_soup"),
+                         ("cupcakes", "cupcakes_on_stand"), ("pasta", "spaghetti_with_tomatoes"),
+                         ("pizza", "pizza_with_tomatoes"), ("skewers", "grilled_skewers"))),
+)
+# tuxtype-data's level backgrounds (images/kcas*.jpg) and its hidden level
+TUXTYPE = "usr/share/tuxtype/images/"
+TUXTYPE_PHOTOS = (
+    ("kcas0", "iceberg_lake"), ("kcas2", "granite_boulders_beach"), ("kcas3", "glacier_front"),
+    ("kcas4", "turquoise_mountain_lake"), ("kcas5", "rocky_shore_dusk"), ("kcas6", "volcano_at_dawn"),
+    ("kcas7", "cracked_lake_ice"), ("kcas8", "hot_spring_steam"), ("kcas9", "rock_dome_lake"),
+    ("kcas11", "rice_terraces"), ("hidden", "man_holding_seal_pup"),
+)
+SCRIBUS_T = "usr/share/scribus/templates/"
+# Licences of packages whose debian/copyright is not machine-readable (dep5_stanza finds no stanza): the words of
+# the copyright file that cover the file, keyed by package and a path prefix.
+NOT_DEP5 = {
+    ("kphotoalbum", KPA): "GPL-2+ (debian/copyright, package-wide: \"This package is free software ... GNU General "
+                          "Public License ... version 2 of the License, or (at your option) any later version\"; "
+                          "copyright Jesper K. Pedersen and others)",
+    ("inkscape", "usr/share/inkscape/"): "GPL (debian/copyright, package-wide: \"License: GNU GPL; some portions "
+                                         "public domain\")",
+    ("tuxtype-data", TUXTYPE): "GPL-2 or public domain (debian/copyright: \"Tux Typing is licensed under the GNU "
+                               "Public License version 2\"; its copy of README_IMAGES.TXT says the images that are "
+                               "not drawn by Sam Hart are from public domain sources, NOAA and the U.S. Fish and "
+                               "Wildlife Service, and that any image used is freely distributable)",
+    ("scribus-template", f"{SCRIBUS_T}scribus_project_de/"): "GPL-2+ (debian/copyright: Sample Scribus Presentation "
+                                                             "in German, Maciej Hanski, GPL version 2 or later)",
+    ("scribus-template", SCRIBUS_T): "Public domain (debian/copyright: \"Scribus templates by Riku Leino listed "
+                                     "above ... have been placed into public domain by their author\")",
+}
 KEEP: tuple[Keep, ...] = (
     *(Keep(f"endless_sky_{stem.replace('-', '_')}", "endless-sky-data", f"{ES}land/{stem}.jpg", stem, "")
       for stem in ES_LAND),
@@ -183,6 +265,48 @@ KEEP: tuple[Keep, ...] = (
       for path, name in GIMP_PHOTOS),
     Keep("darktable_hosta_leaves", "darktable", "usr/share/darktable/style/image-1.jpg",
          "style/image-1 (darktable's style preview photo)", "The Darktable Authors (per debian/copyright, Files: *)"),
+    *(Keep(f"kphotoalbum_{name}", "kphotoalbum", f"{KPA}{path}", f"{path} (KPhotoAlbum demo album)", KPA_AUTHOR)
+      for path, name in KPA_PHOTOS),
+    *(Keep(f"kalzium_{name}", "kalzium-data", f"{KALZIUM}{stem}.jpg", f"toolpics/{stem}.jpg (Kalzium's lab tools)",
+           "not named (Kalzium; debian/copyright: Carsten Niehaus, Andreas Cord-Landwehr and others)")
+      for stem, name in KALZIUM_PHOTOS),
+    *(Keep(f"qt_{name}", package, f"{QT}{path}", f"examples/{path} (Qt 5 examples)", QT_AUTHOR)
+      for package, path, name in QT_PHOTOS),
+    *(Keep(f"tuxtype_{name}", "tuxtype-data", f"{TUXTYPE}{stem}.jpg", f"images/{stem}.jpg (Tux Typing background)",
+           "not named (Tux Typing; debian/copyright: Tux4Kids, Sam Hart)") for stem, name in TUXTYPE_PHOTOS),
+    *(Keep(f"scribus_{name}", "scribus-template", f"{SCRIBUS_T}{path}", f"templates/{path} (Scribus template)", author)
+      for path, name, author in (
+          ("menu2/pizza.jpg", "pizza_on_plate", "Riku Leino (template author; photographer not named)"),
+          ("menu1/teriyaki.png", "shrimp_teriyaki", "Riku Leino (template author; photographer not named)"),
+          ("br2/sunset.jpg", "city_skyline_sunset", "Riku Leino (template author; photographer not named)"),
+          ("br2/nature.jpg", "red_canyon_trees", "Riku Leino (template author; photographer not named)"),
+          ("scribus_project_de/craigbradney.jpg", "man_in_tie_portrait",
+           "Maciej Hanski (template author; photographer not named)"))),
+    *(Keep(f"scribus_{name}", "scribus-data", f"{SCRIBUS_T}{path}", f"templates/{path} (Scribus template)",
+           "not named (Scribus templates; debian/copyright: Scribus Team)")
+      for path, name in (("textbased/an_image.jpg", "cyclist_by_cars"), ("textbased/author.jpg", "young_man_face"),
+                         ("nl1/kites.jpg", "kites_over_park"))),
+    Keep("cimg_plush_cow_in_hat", "cimg-examples", "usr/share/doc/cimg-dev/examples/img/milla.bmp",
+         "examples/img/milla.bmp (CImg examples)", "not named (CImg; debian/copyright: David Tschumperle)"),
+    Keep("cimg_macaw_in_cage", "cimg-examples", "usr/share/doc/cimg-dev/examples/img/parrot.ppm",
+         "examples/img/parrot.ppm (CImg examples)", "not named (CImg; debian/copyright: David Tschumperle)"),
+    Keep("vigra_brown_bears", "libvigraimpex-doc", "usr/share/doc/libvigraimpex-dev/html/bears.jpg",
+         "html/bears.jpg (VIGRA manual)", "not named (VIGRA; debian/copyright: Ullrich Koethe and others)"),
+    Keep("vigra_railway_tunnel", "libvigraimpex-doc", "usr/share/doc/libvigraimpex-dev/html/oi_small.jpg",
+         "html/oi_small.jpg (VIGRA manual)", "not named (VIGRA; debian/copyright: Ullrich Koethe and others)"),
+    *(Keep(f"vlfeat_{name}", "libvlfeat-doc", f"usr/share/doc/libvlfeat-dev/doc/images/{stem}.jpg",
+           f"doc/images/{stem}.jpg (VLFeat manual: a team member's portrait)",
+           "not named (VLFeat; debian/copyright: Andrea Vedaldi, Brian Fulkerson, the VLFeat Team)")
+      for stem, name in (("sarbortova", "woman_portrait"), ("lenc", "curly_haired_man"))),
+    Keep("vips_little_owl", "libvips-doc", "usr/share/gtk-doc/html/libvips/owl.jpg", "owl.jpg (libvips manual)",
+         "not named (libvips; debian/copyright: John Cupitt and others)"),
+    Keep("allegro_green_parrot", "allegro5-doc", "usr/share/doc/allegro5-doc/examples/data/obp.jpg",
+         "examples/data/obp.jpg (Allegro 5 examples)", "not named (Allegro; debian/copyright: Allegro 5 Development "
+         "Team)"),
+    Keep("wx_grazing_horse", "wx3.2-examples", "usr/share/doc/wx3.2-examples/examples/samples/image/horse.jpg",
+         "samples/image/horse.jpg (wxWidgets samples)", "not named (wxWidgets; debian/copyright: Robert Roebling)"),
+    Keep("inkscape_rufous_sparrow", "inkscape", "usr/share/inkscape/pixmaps/ticotico.jpg",
+         "pixmaps/ticotico.jpg (Inkscape's welcome dialog)", "not named (Inkscape; debian/copyright: Inkscape authors)"),
 )
 
 
@@ -322,11 +446,13 @@ def photo(keep: Keep) -> Photo:
     return Photo(keep.package, keep.path)
 
 
-def save_photo(source: Path, out: Path, size: int) -> bool:
-    """Centre-crop to at most 3:2, Lanczos to short side ``size`` (never up), JPEG q90 without metadata; False when
-    the source's short side (after the crop) is under MIN_SIDE."""
+def save_photo(source: Path, out: Path, size: int, rotate: int = 0) -> bool:
+    """Turn by ``rotate`` degrees clockwise, centre-crop to at most 3:2, Lanczos to short side ``size`` (never up),
+    JPEG q90 without metadata; False when the source's short side (after the crop) is under MIN_SIDE."""
     with Image.open(source) as image:
         image = ImageOps.exif_transpose(image).convert("RGB")
+    if rotate:
+        image = image.rotate(-rotate, expand=True)
     w, h = image.size
     cw, ch = min(w, (3 * h) // 2), min(h, (3 * w) // 2)
     left, top = (w - cw) // 2, (h - ch) // 2
@@ -364,6 +490,13 @@ def stanza_for(text: str, keep: Keep) -> dict[str, str]:
     return stanza | {"note": note}
 
 
+def not_dep5(keep: Keep) -> str:
+    """The licence words of NOT_DEP5 for a package whose copyright file has no DEP-5 stanza (longest prefix)."""
+    hits = [(len(prefix), text) for (package, prefix), text in NOT_DEP5.items()
+            if package == keep.package and keep.path.startswith(prefix)]
+    return max(hits)[1] if hits else ""
+
+
 def credit(keep: Keep, stanza: dict[str, str]) -> tuple[str, str]:
     """(author, licence) for the credits row."""
     author = keep.author or stanza.get("copyright") or "?"
@@ -372,7 +505,7 @@ def credit(keep: Keep, stanza: dict[str, str]) -> tuple[str, str]:
         site = re.search(r"from (\S+?)(?:,|\s)", note)
         author = f"not named ({site.group(1)} contributor, per debian/copyright)" if site else "not named"
     first = note.split(". ")[0].rstrip(".")
-    licence = stanza.get("license") or first or "?"
+    licence = stanza.get("license") or first or not_dep5(keep) or "?"
     if stanza.get("files") == "*":
         licence += " (Debian copyright, Files: *)"
     if note and stanza.get("license"):
@@ -446,7 +579,7 @@ def main() -> None:
             if out.name in names:
                 fail(f"two photos named {out.name}")
             if keep in todo:
-                if not save_photo(source_file(photo(keep), args.cache), out, args.size):
+                if not save_photo(source_file(photo(keep), args.cache), out, args.size, ROTATE.get(keep.name, 0)):
                     print(f"skipped {package}: /{keep.path} (short side under {MIN_SIDE} px)", file=sys.stderr)
                     continue
                 made += 1
