@@ -427,7 +427,6 @@ SEARCHED = (
      "colours, the starters and the rest are drawings, frames and screenshots"),
     ("enlightenment-data", "nothing: its 12 photos are held out; Foggy-Trees and Peaks are photos but dark and "
      "nearly colourless; the rest are renders, drawings and textures"),
-    ("tuxpaint-stamps-default", "not used: object cut-outs on transparency, no opaque photo"),
     ("gnome-backgrounds", "nothing: all 14 wallpapers are renders and patterns (adwaita, grid, licorice, pixels, "
      "symbolic, truchet, wood)"),
     ("sway-backgrounds", "nothing: drawn logo wallpapers"),
@@ -439,7 +438,8 @@ SEARCHED = (
     ("tuxmath-data", "nothing: astronomy pictures pasted over a drawn lunar surface; its menu background is edited"),
     ("fvwm-crystal", "nothing: frost renders with logos"),
     ("jigzo-data", "nothing: font maps"),
-    ("python3-scipy", "nothing: Debian's package does not ship scipy's face photo (scipy.datasets downloads it)"),
+    ("python3-scipy", "nothing: Debian's package does not ship scipy's face photo (scipy.datasets downloads it); "
+     "the scipy 1.9.3 wheel still has it (see PyPI below)"),
     ("kphotoalbum", "25: the 24 photos of the demo album (usr/share/kphotoalbum/demo/) and pics/search.jpg (a hand "
      "with a magnifier over prints); CategoryImages/ are small crops of the same photos, movie.avi a video"),
     ("kalzium-data", "27 of the 40 photos of lab tools (data/toolpics/); the other 13 are under 160 px on their short "
