@@ -206,8 +206,11 @@ def evaluate(argv: Sequence[str]) -> int:
     parser.add_argument("--no-perceptual", action="store_true", help="do not try LPIPS and FID")
     parser.add_argument("--hints", metavar="N[,N...]",
                         help="for a model trained with hints: also score it with N hints per (image, mask) pair, "
-                        "drawn from the truth inside the mask by a fixed seed (e.g. 1,2,5,10,20,50), and print "
-                        "PSNR-in and |dCF| against the number of hints")
+                        "drawn from the truth inside the mask by a fixed seed (e.g. 1,2,5,10,20,50), their colors "
+                        "spread over their regions as predict does, and print PSNR inside the mask and on its "
+                        "unhinted pixels against the number of hints")
+    parser.add_argument("--no-spread", action="store_true",
+                        help="with --hints: score the network's output alone, without spreading the hints' colors")
     parser.add_argument("--wandb", action="store_true", help="log the tables to a W&B run (offline without a key)")
     parser.add_argument("--thumbnails", type=int, default=16, metavar="N", help="pairs shown in the W&B table")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -220,7 +223,7 @@ def evaluate(argv: Sequence[str]) -> int:
     result = evaluate_folder(args.image_dir, ckpt, size=args.size, batch_size=args.batch_size, device=args.device,
                              seed=args.seed, mean_ab=args.mean_ab, perceptual=not args.no_perceptual,
                              thumbnails=args.thumbnails, progress=not args.no_progress, out=args.out,
-                             wandb=True if args.wandb else None, hints=hint_counts)
+                             wandb=True if args.wandb else None, hints=hint_counts, spread=not args.no_spread)
     for reason in result.meta["unavailable"].values():
         print(printable(f"colorgan: {reason}"), file=sys.stderr)
     print(report.format_table(result))

@@ -6,6 +6,8 @@ How one image is colorized (:func:`colorize_tensor`):
 2. The generator runs on L and the mask resized so the short side is ``size`` (the scale it was trained for;
    the U-Net pads odd sizes itself). It sees a binary mask: every working pixel that touches the mask is on, so
    chroma reaches the mask's edge when upsampled.
+   With user hints, each hint's color is then spread over the region it belongs to, guided by L
+   (:mod:`colorgan.propagation`): the network alone hardly changes the pixels around a hint.
 3. The predicted ab is upsampled (bilinear) to full resolution and multiplied by the full-resolution mask.
    Masks are soft: a value m in (0, 1) scales the chroma by m (a blend toward gray at the same lightness).
 4. Where a color would fall outside sRGB, its chroma is reduced (hue and L* kept) instead of clipping the RGB
@@ -13,7 +15,7 @@ How one image is colorized (:func:`colorize_tensor`):
 5. Wherever the mask is exactly 0 the output is exactly gray: R = G = B to the last bit, with the input's L*.
 
 A generator trained with hints (:mod:`colorgan.hints`) also takes user hints: points with a color whose ab
-it spreads over the region they belong to. Hints outside the mask are ignored with a warning.
+spreads over the region they belong to (step 2). Hints outside the mask are ignored with a warning.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from colorgan.checkpoint import default_checkpoint, load_generator, replace_atom
 from colorgan.color import lab_norm_to_rgb_in_gamut, neutralize, rgb_to_lab_norm
 from colorgan.errors import ColorganError, printable
 from colorgan.hints import UserHint, generate, hints_from_points, place_hints, require_hints, takes_hints, to_user_hint
+from colorgan.propagation import hinted_ab
 from colorgan.images import IMAGE_SUFFIXES, READ_ERRORS, find_images, open_rgb, to_rgb
 from colorgan.masks import resolve_mask
 
@@ -90,7 +93,7 @@ def _warn(message: str) -> None:
 @torch.inference_mode()
 def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor | None = None,
                     size: int | None = 256, hints: Sequence[HintSpec] | None = None,
-                    on_ignored_hint: Callable[[int, str], None] | None = None) -> torch.Tensor:
+                    on_ignored_hint: Callable[[int, str], None] | None = None, spread: bool = True) -> torch.Tensor:
     """Colorize images where ``mask`` is on, keeping their lightness; exactly gray where it is 0.
 
     Args:
@@ -102,6 +105,8 @@ def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor 
             refuses them (:class:`ColorganError`). A hinted generator without hints colorizes on its own.
         on_ignored_hint: called with the image's index in the batch and a one-line message for each hint outside
             that image's mask or the image (it is ignored there); default: a ``UserWarning``.
+        spread: spread each hint's color over its region (:func:`colorgan.propagation.hinted_ab`); False
+            gives the network's own use of the hints.
 
     Returns:
         (B, 3, H, W) float32 sRGB in [0, 1] on the generator's device; R = G = B exactly wherever ``mask == 0``.
@@ -124,9 +129,14 @@ def colorize_tensor(generator: nn.Module, rgb: torch.Tensor, mask: torch.Tensor 
     L = torch.cat([rgb_to_lab_norm(band)[0] for band in rgb.split(rows, dim=2)], dim=2)  # noqa: N806
     small = _working_size(height, width, size)
     small_mask = (_resize(mask, small) > 0).float()
-    condition = _hint_condition(_user_hints(hints, generator), generator, mask, small_mask,
+    user_hints = _user_hints(hints, generator)
+    condition = _hint_condition(user_hints, generator, mask, small_mask,
                                 on_ignored_hint or (lambda i, message: _warn(message)))
-    ab = generate(generator, _resize(L, small), small_mask, condition).float()
+    small_L = _resize(L, small)  # noqa: N806
+    if user_hints and condition is not None:
+        ab = hinted_ab(generator, small_L, small_mask, condition, spread)
+    else:
+        ab = generate(generator, small_L, small_mask, condition).float()
     if small != (height, width):
         ab = F.interpolate(ab, size=(height, width), mode="bilinear", align_corners=False)
     out = torch.empty_like(rgb)

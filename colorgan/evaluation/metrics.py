@@ -10,6 +10,9 @@ What each score is, over the (image, mask) pairs of a group (one family, or ``al
   (torchmetrics' ``PeakSignalNoiseRatio`` does the same), capped at :data:`colorgan.evaluation.scores.PSNR_CAP`.
 - ``ssim``: torchmetrics' SSIM (Gaussian 11x11 window) per image, averaged.
 - ``psnr_mask``: PSNR of the pixels inside the mask only (the part there is to colorize); NaN without any.
+- ``psnr_unhinted``: the same over the mask pixels no color hint covers (equal to ``psnr_mask`` without hints):
+  how far hints spread, not only the hinted patches themselves.
+- ``hinted_share``: the share of the mask that hints cover (0 without hints).
 - ``colorfulness``, ``colorfulness_true``: Hasler-Suesstrunk colorfulness of prediction and target, averaged.
 - ``delta_colorfulness``: mean per-image ``|colorfulness - colorfulness_true|``.
 - ``leak``: mean chroma C* outside the mask (:func:`colorgan.evaluation.scores.mask_leak`); must be exactly 0.
@@ -32,8 +35,8 @@ from torchmetrics import Metric
 from colorgan.evaluation.protocol import PROTOCOL_FAMILIES
 from colorgan.evaluation.scores import STATS, image_stats, psnr_from_mse
 
-SCORES = ("images", "psnr", "ssim", "psnr_mask", "colorfulness", "colorfulness_true", "delta_colorfulness", "leak",
-          "seam", "lpips")
+SCORES = ("images", "psnr", "ssim", "psnr_mask", "psnr_unhinted", "hinted_share", "colorfulness", "colorfulness_true",
+          "delta_colorfulness", "leak", "seam", "lpips")
 """The reported scores, in this order (``images`` is the number of (image, mask) pairs)."""
 
 __all__ = ["SCORES", "ColorizationMetrics", "summarize"]
@@ -45,7 +48,9 @@ def summarize(totals: torch.Tensor) -> dict[str, float]:
     images = t["images"]
     scores = {
         "images": images, "psnr": psnr_from_mse(t["sse"] / t["values"]), "ssim": t["ssim"] / images,
-        "psnr_mask": psnr_from_mse(t["sse_mask"] / t["values_mask"]), "colorfulness": t["cf_pred"] / images,
+        "psnr_mask": psnr_from_mse(t["sse_mask"] / t["values_mask"]),
+        "psnr_unhinted": psnr_from_mse(t["sse_unhinted"] / t["values_unhinted"]),
+        "hinted_share": 1 - t["values_unhinted"] / t["values_mask"], "colorfulness": t["cf_pred"] / images,
         "colorfulness_true": t["cf_true"] / images, "delta_colorfulness": t["cf_delta"] / images,
         "leak": t["leak"] / images, "seam": (t["jump_pred"] - t["jump_true"]) / t["edge_pairs"],
         "lpips": t["lpips"] / t["lpips_images"],
@@ -71,11 +76,12 @@ class ColorizationMetrics(Metric):
                        dist_reduce_fx="sum")
 
     def update(self, pred: torch.Tensor, target: torch.Tensor, pred_ab: torch.Tensor, target_ab: torch.Tensor,
-               mask: torch.Tensor, family: torch.Tensor, lpips: torch.Tensor | None = None) -> None:
+               mask: torch.Tensor, family: torch.Tensor, lpips: torch.Tensor | None = None,
+               hinted: torch.Tensor | None = None) -> None:
         """Add a batch; ``family`` is (B,) int indices into ``families``, the rest as for :func:`image_stats`."""
         if family.shape != (pred.shape[0],):
             raise ValueError(f"family must have shape ({pred.shape[0]},), got {tuple(family.shape)}")
-        stats = image_stats(pred, target, pred_ab, target_ab, mask, lpips)
+        stats = image_stats(pred, target, pred_ab, target_ab, mask, lpips, hinted)
         self.totals.index_add_(0, family.to(self.totals.device, torch.long), stats.to(self.totals))
 
     def compute(self) -> dict[str, dict[str, float]]:

@@ -15,10 +15,14 @@ from colorgan.evaluation.metrics import SCORES
 
 COLUMNS = ("method", "family", *SCORES, "fid")
 """Columns of the CSV, the JSON rows and the W&B table."""
-HEADERS = {"images": "n", "psnr": "PSNR", "ssim": "SSIM", "psnr_mask": "PSNR-in", "colorfulness": "CF",
+HEADERS = {"images": "n", "psnr": "PSNR", "ssim": "SSIM", "psnr_mask": "PSNR-in", "psnr_unhinted": "PSNR-unhinted",
+           "hinted_share": "hinted", "colorfulness": "CF",
            "colorfulness_true": "CF-true", "delta_colorfulness": "dCF", "leak": "leak", "seam": "seam",
            "lpips": "LPIPS", "fid": "FID"}
-DIGITS = {"images": 0, "psnr": 2, "ssim": 4, "psnr_mask": 2, "colorfulness": 1, "colorfulness_true": 1,
+HINT_COLUMNS = ("psnr_unhinted", "hinted_share")
+"""Columns that only say something when hints were scored (``colorgan evaluate --hints``)."""
+DIGITS = {"images": 0, "psnr": 2, "ssim": 4, "psnr_mask": 2, "psnr_unhinted": 2, "hinted_share": 3,
+          "colorfulness": 1, "colorfulness_true": 1,
           "delta_colorfulness": 1, "leak": 3, "seam": 2, "lpips": 4, "fid": 2}
 
 __all__ = ["COLUMNS", "EvaluationResult", "format_hint_curve", "format_table", "log_wandb", "output_paths",
@@ -74,9 +78,12 @@ def _cell(key: str, value: Any) -> str:
 def format_table(result: EvaluationResult, markdown: bool = False) -> str:
     """The rows as an aligned text table (or markdown), grouped by family so methods sit next to each other.
 
-    Columns without any value (LPIPS, FID when unavailable) are left out; the report says why separately.
+    Columns without any value (LPIPS, FID when unavailable) are left out; the report says why separately. So are
+    the hint columns of an evaluation without hints (they repeat PSNR-in and read 0 there).
     """
-    keys = [k for k in COLUMNS if any(_plain(r.get(k)) is not None for r in result.rows)]
+    hinted = len(result.meta.get("hint_methods") or {}) > 1
+    keys = [k for k in COLUMNS if any(_plain(r.get(k)) is not None for r in result.rows)
+            and (hinted or k not in HINT_COLUMNS)]
     order = {family: i for i, family in enumerate(["all", *result.meta.get("families", [])])}
     rows = sorted(result.rows, key=lambda r: order.get(r["family"], len(order)))
     table = [[HEADERS.get(k, k) for k in keys]] + [[_cell(k, r.get(k)) for k in keys] for r in rows]
@@ -91,14 +98,16 @@ def format_table(result: EvaluationResult, markdown: bool = False) -> str:
 
 
 def format_hint_curve(result: EvaluationResult) -> str | None:
-    """PSNR-in and |dCF| over all pairs against the number of hints, one line per count; None without hints."""
+    """PSNR inside the mask and on its unhinted pixels, the hinted share and |dCF| over all pairs against the number
+    of hints, one line per count; None without hints."""
     counts = result.meta.get("hint_methods") or {}
     if len(counts) < 2:
         return None
-    lines = [f"{'hints':>5}  {'PSNR-in':>7}  {'|dCF|':>6}  {'leak':>5}"]
+    lines = [f"{'hints':>5}  {'PSNR-in':>7}  {'PSNR-unhinted':>13}  {'hinted':>6}  {'|dCF|':>6}  {'leak':>5}"]
     for method, count in sorted(counts.items(), key=lambda item: item[1]):
         row = result.row(method)
-        lines.append(f"{count:>5}  {row['psnr_mask']:>7.2f}  {row['delta_colorfulness']:>6.1f}  {row['leak']:>5.3f}")
+        lines.append(f"{count:>5}  {row['psnr_mask']:>7.2f}  {row['psnr_unhinted']:>13.2f}  {row['hinted_share']:>6.3f}  "
+                     f"{row['delta_colorfulness']:>6.1f}  {row['leak']:>5.3f}")
     return "\n".join(lines)
 
 

@@ -14,6 +14,9 @@
 5. A model trained with hints is scored without hints (``model``) and, for each count N of ``hints``, with N
    hints drawn from the truth inside the mask (``model+N hints``): seeded per (file name, family, protocol seed)
    like the masks (:func:`.protocol.protocol_hint_seed`), and nested, so the curve over N is reproducible.
+   Their colors are spread over their regions after the network, as ``colorgan predict`` does
+   (:mod:`colorgan.propagation`; ``spread=False`` scores the network alone). ``psnr_unhinted`` is the PSNR on
+   the mask pixels no hint covers, ``hinted_share`` the share of the mask hints cover.
 
 The target is the truth colored inside the mask and gray outside, and the prediction's RGB is
 :func:`.scores.scored_rgb` of ``(L, ab)`` at the crop size, exactly as in ``ColorGAN.test_step``: so
@@ -47,6 +50,7 @@ from colorgan.evaluation.scores import scored_rgb
 from colorgan.hints import require_hints, sample_hints, takes_hints
 from colorgan.images import ImageFolderDataset, find_images, screen_images
 from colorgan.inference import resolve_device
+from colorgan.propagation import hinted_ab
 
 CACHE_BYTES = 256 << 20
 """Keep the decoded crops in memory (decoded once for both passes) when they take at most this much."""
@@ -60,7 +64,7 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
              baselines: bool = True, mean_ab: Sequence[float] | None = None, perceptual: bool = True,
              families: Sequence[str] = PROTOCOL_FAMILIES, thumbnails: int = 16, progress: bool = False,
              out: str | Path | None = None, wandb: bool | None = None,
-             hints: Sequence[int] = ()) -> EvaluationResult:
+             hints: Sequence[int] = (), spread: bool = True) -> EvaluationResult:
     """Score a checkpoint (or ``generator``) and the baselines on the photos in ``image_dir``, per mask family.
 
     Args:
@@ -84,6 +88,8 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
         wandb: log tables to W&B: True starts a run if none is active (offline without a key), None logs only
             into an active run, False never.
         hints: hint counts to score a model trained with hints at, besides 0 (e.g. 1, 2, 5, 10, 20, 50).
+        spread: spread the hints' colors over their regions after the network, as predict does
+            (:func:`colorgan.propagation.propagate_hints`); False scores the network alone.
 
     Returns:
         The rows and metadata; the same as the files written to ``out``.
@@ -119,7 +125,7 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
     if fids and len(pairs) < 2:  # FID's covariances need two samples per side
         fids, unavailable["fid"] = {}, f"FID unavailable: needs at least 2 (image, mask) pairs, got {len(pairs)}"
     scores, samples = _score(pairs, methods, device, batch_size, lpips_net, fids, thumbnails, progress, files,
-                             hint_methods)
+                             hint_methods, spread)
     meta = {
         # paths as printable text: JSON and W&B config want valid Unicode, and a name need not be valid UTF-8
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "image_dir": printable(root), "images": len(files),
@@ -130,6 +136,7 @@ def evaluate(image_dir: str | Path, ckpt: str | Path | None = None, *, generator
         "mean_ab_lab": None if mean is None else [round(v * AB_SCALE, 3) for v in mean.tolist()],  # a*, b*
         "mean_ab_source": mean_source,
         "hint_methods": hint_methods,  # method -> hints per pair, for the curve
+        "hint_spread": spread if hint_methods else None,
         "unavailable": unavailable,
     }
     result = EvaluationResult(_rows(scores, fids), meta, samples)
@@ -192,10 +199,12 @@ def _protocol_hints(ab: torch.Tensor, mask: torch.Tensor, seeds: torch.Tensor, c
 @torch.inference_mode()
 def _score(pairs: ProtocolDataset, methods: dict[str, Predictor], device: torch.device, batch_size: int,
            lpips_net: Any, fids: dict[str, Any], thumbnails: int, progress: bool, files: list[Path],
-           hint_methods: dict[str, int]) -> tuple[dict[str, ColorizationMetrics], list[dict[str, Any]]]:
+           hint_methods: dict[str, int], spread: bool,
+           ) -> tuple[dict[str, ColorizationMetrics], list[dict[str, Any]]]:
     """Every method on every (image, mask) pair: per-family metrics, and thumbnails of the first pairs.
 
-    The methods of ``hint_methods`` are hinted generators, called with that many protocol hints per pair.
+    The methods of ``hint_methods`` are hinted generators, called with that many protocol hints per pair (whose
+    colors are then spread if ``spread``).
     """
     max_hints = max(hint_methods.values(), default=0)
     scores = {name: ColorizationMetrics().to(device) for name in methods}
@@ -209,14 +218,16 @@ def _score(pairs: ProtocolDataset, methods: dict[str, Predictor], device: torch.
         target = scored_rgb(L, target_ab)
         outputs = {}
         for name, predict in methods.items():
+            hinted = None
             if name in hint_methods:
                 condition = _protocol_hints(ab, mask, batch["hint_seed"], hint_methods[name], max_hints)
-                pred_ab = predict(L, mask, condition).float()
+                pred_ab = hinted_ab(predict, L, mask, condition, spread and hint_methods[name] > 0)
+                hinted = condition[:, 2:3]
             else:
                 pred_ab = predict(L, mask).float()
             pred = outputs[name] = scored_rgb(L, pred_ab)
             lp = lpips_net(pred, target, normalize=True).flatten() if lpips_net is not None else None
-            scores[name].update(pred, target, pred_ab, target_ab, mask, family, lp)
+            scores[name].update(pred, target, pred_ab, target_ab, mask, family, lp, hinted)
             if name in fids:
                 fids[name].update(target, real=True)
                 fids[name].update(pred, real=False)

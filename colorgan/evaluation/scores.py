@@ -10,8 +10,8 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 
 from colorgan.color import AB_SCALE, chroma, lab_norm_to_rgb, neutralize
 
-STATS = ("images", "sse", "values", "sse_mask", "values_mask", "ssim", "cf_pred", "cf_true", "cf_delta", "leak",
-         "jump_pred", "jump_true", "edge_pairs", "lpips", "lpips_images")
+STATS = ("images", "sse", "values", "sse_mask", "values_mask", "sse_unhinted", "values_unhinted", "ssim", "cf_pred",
+         "cf_true", "cf_delta", "leak", "jump_pred", "jump_true", "edge_pairs", "lpips", "lpips_images")
 """The per-image sums kept per family, in this column order."""
 SSIM_WINDOW = 11
 """SSIM's Gaussian window (torchmetrics' default); images must be larger than it."""
@@ -121,7 +121,8 @@ def scored_rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:  # noqa: N803
 
 
 def image_stats(pred: torch.Tensor, target: torch.Tensor, pred_ab: torch.Tensor, target_ab: torch.Tensor,
-                mask: torch.Tensor, lpips: torch.Tensor | None = None) -> torch.Tensor:
+                mask: torch.Tensor, lpips: torch.Tensor | None = None, hinted: torch.Tensor | None = None,
+                ) -> torch.Tensor:
     """The sums of :data:`STATS` for each image: (B, len(STATS)) float64.
 
     Args:
@@ -129,6 +130,7 @@ def image_stats(pred: torch.Tensor, target: torch.Tensor, pred_ab: torch.Tensor,
         pred_ab, target_ab: (B, 2, H, W) their normalized chroma.
         mask: (B, 1, H, W) in [0, 1].
         lpips: (B,) LPIPS distances, or None when not computed.
+        hinted: (B, 1, H, W) 1 on the pixels a color hint gave (their truth was an input), or None without hints.
     """
     pred, target, mask = pred.float(), target.float(), mask.float()
     error = (pred - target).square()
@@ -143,7 +145,9 @@ def image_stats(pred: torch.Tensor, target: torch.Tensor, pred_ab: torch.Tensor,
     jump_true, _ = edge_chroma_jump(target_ab, mask)
     ones = torch.ones_like(cf_pred)
     lpips_value, lpips_count = (lpips.float().flatten(), ones) if lpips is not None else (0 * ones, 0 * ones)
+    unhinted = mask if hinted is None else mask * (1 - hinted.float())
     columns = [ones, error.flatten(1).sum(1), ones * error[0].numel(), (error * mask).flatten(1).sum(1),
-               channels * mask.flatten(1).sum(1), ssim.float(), cf_pred, cf_true, (cf_pred - cf_true).abs(),
+               channels * mask.flatten(1).sum(1), (error * unhinted).flatten(1).sum(1),
+               channels * unhinted.flatten(1).sum(1), ssim.float(), cf_pred, cf_true, (cf_pred - cf_true).abs(),
                mask_leak(pred_ab, mask), jump_pred, jump_true, pairs, lpips_value, lpips_count]
     return torch.stack([c.double() for c in columns], dim=1)

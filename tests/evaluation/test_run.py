@@ -312,7 +312,8 @@ def test_evaluate_with_hints_scores_a_reproducible_curve(tmp_path, offline, caps
     images.mkdir()
     for i, color in enumerate([(200, 40, 40), (40, 160, 60), (50, 80, 210)]):  # one color each: hints tell it all
         Image.new("RGB", (40, 40), color).save(images / f"flat_{i}.png")
-    kwargs = dict(size=32, baselines=False, perceptual=False, hints=[5, 1], families=["blobs", "full"])
+    # spread=False: the model sees the hints (spread, it runs without them and they correct its output)
+    kwargs = dict(size=32, baselines=False, perceptual=False, hints=[5, 1], families=["blobs", "full"], spread=False)
     first, second = GlobalHintColor(), GlobalHintColor()
     result = evaluate(images, generator=first, **kwargs)
     assert result.meta["hint_methods"] == {"model": 0, "model+1 hint": 1, "model+5 hints": 5}
@@ -324,9 +325,48 @@ def test_evaluate_with_hints_scores_a_reproducible_curve(tmp_path, offline, caps
         assert torch.equal(torch.cat(first.seen[method::3]), torch.cat(second.seen[method::3]))  # fixed seeds,
     with_one, with_five = first.seen[1], first.seen[2]  # whatever the batching; and nested
     assert with_one.sum() > 0 and (with_one <= with_five).all()
+    shares = [result.row(m)["hinted_share"] for m in ("model", "model+1 hint", "model+5 hints")]
+    assert shares[0] == 0 < shares[1] <= shares[2] < 1
+    assert result.row("model")["psnr_unhinted"] == result.row("model")["psnr_mask"]
     curve = report.format_hint_curve(result).splitlines()
-    assert curve[0].split() == ["hints", "PSNR-in", "|dCF|", "leak"] and [c.split()[0] for c in curve[1:]] == [
-        "0", "1", "5"]
+    assert curve[0].split() == ["hints", "PSNR-in", "PSNR-unhinted", "hinted", "|dCF|", "leak"]
+    assert [c.split()[0] for c in curve[1:]] == ["0", "1", "5"]
+    assert "PSNR-unhinted" in report.format_table(result)
+    assert "PSNR-unhinted" not in report.format_table(evaluate(images, generator=first, size=32, perceptual=False))
+    assert evaluate(images, generator=GlobalHintColor(), **{**kwargs, "spread": True}).row("model+5 hints")[
+        "psnr_mask"] > psnr[0] + 10  # spread from the network's hint-free output, one color per photo
+
+
+class HintedPatchesOnly(torch.nn.Module):
+    """A stand-in hinted generator that colors the hinted pixels with their hint and nothing else (what a network
+    trained with hints on few photos comes close to)."""
+
+    condition_channels = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, L, mask, condition):  # noqa: N803
+        return condition[:, :2] * mask
+
+
+def test_evaluate_spreads_hints_over_their_regions(tmp_path, offline):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, (left, right) in enumerate([((130, 20, 20), (140, 190, 250)), ((30, 90, 30), (250, 230, 120))]):
+        photo = Image.new("RGB", (48, 48), left)  # two flat halves, one dark, one light, of different colors
+        photo.paste(Image.new("RGB", (24, 48), right), (24, 0))
+        photo.save(images / f"halves_{i}.png")
+    kwargs = dict(size=48, baselines=False, perceptual=False, hints=[10], families=["full"])
+    alone = evaluate(images, generator=HintedPatchesOnly(), spread=False, **kwargs).row("model+10 hints")
+    spread = evaluate(images, generator=HintedPatchesOnly(), **kwargs)
+    assert spread.meta["hint_spread"] is True
+    spread_row = spread.row("model+10 hints")
+    assert spread_row["hinted_share"] == alone["hinted_share"] > 0
+    # the patches alone leave most of the mask gray; spread, each half takes its hints' color, edge to edge
+    assert spread_row["psnr_unhinted"] > alone["psnr_unhinted"] + 8 > 20
+    assert spread_row["leak"] == 0
 
 
 def test_evaluate_hints_need_a_hinted_model(trained, tmp_path, offline, capsys):
