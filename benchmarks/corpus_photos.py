@@ -369,7 +369,8 @@ KEEP: tuple[Keep, ...] = (
     Keep("wx_grazing_horse", "wx3.2-examples", "usr/share/doc/wx3.2-examples/examples/samples/image/horse.jpg",
          "samples/image/horse.jpg (wxWidgets samples)", "not named (wxWidgets; debian/copyright: Robert Roebling)"),
     Keep("inkscape_rufous_sparrow", "inkscape", "usr/share/inkscape/pixmaps/ticotico.jpg",
-         "pixmaps/ticotico.jpg (Inkscape's welcome dialog)", "not named (Inkscape; debian/copyright: Inkscape authors)"),
+         "pixmaps/ticotico.jpg (Inkscape's welcome dialog)",
+         "not named (Inkscape; debian/copyright: Inkscape authors)"),
 )
 
 
@@ -799,5 +800,6 @@ def main() -> None:
 if __name__ == "__main__":
     try:
         main()
-    except (OSError, ValueError, subprocess.CalledProcessError, tarfile.TarError, zipfile.BadZipFile) as error:  # one line, no traceback
+    # one line, no traceback
+    except (OSError, ValueError, subprocess.CalledProcessError, tarfile.TarError, zipfile.BadZipFile) as error:
         fail(f"{type(error).__name__}: {error}")

@@ -41,9 +41,9 @@ from colorgan.checkpoint import default_checkpoint, load_generator, replace_atom
 from colorgan.color import lab_norm_to_rgb_in_gamut, neutralize, rgb_to_lab_norm
 from colorgan.errors import ColorganError, printable
 from colorgan.hints import UserHint, generate, hints_from_points, place_hints, require_hints, takes_hints, to_user_hint
-from colorgan.propagation import hinted_ab
 from colorgan.images import IMAGE_SUFFIXES, READ_ERRORS, find_images, open_rgb, to_rgb
 from colorgan.masks import resolve_mask
+from colorgan.propagation import hinted_ab
 
 MaskSpec = str | Path | Image.Image | torch.Tensor | None
 """A mask: a file path, a library name (``stripes``), a PIL image or a tensor (white / 1 = color); None = all color."""

@@ -106,8 +106,8 @@ def format_hint_curve(result: EvaluationResult) -> str | None:
     lines = [f"{'hints':>5}  {'PSNR-in':>7}  {'PSNR-unhinted':>13}  {'hinted':>6}  {'|dCF|':>6}  {'leak':>5}"]
     for method, count in sorted(counts.items(), key=lambda item: item[1]):
         row = result.row(method)
-        lines.append(f"{count:>5}  {row['psnr_mask']:>7.2f}  {row['psnr_unhinted']:>13.2f}  {row['hinted_share']:>6.3f}  "
-                     f"{row['delta_colorfulness']:>6.1f}  {row['leak']:>5.3f}")
+        lines.append(f"{count:>5}  {row['psnr_mask']:>7.2f}  {row['psnr_unhinted']:>13.2f}  "
+                     f"{row['hinted_share']:>6.3f}  {row['delta_colorfulness']:>6.1f}  {row['leak']:>5.3f}")
     return "\n".join(lines)
 
 
