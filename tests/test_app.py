@@ -144,12 +144,12 @@ def test_app_without_gradio_says_what_to_install(monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random U-Net exported as safetensors, trained (it says) at 32 px."""
+    """A tiny random U-Net with hint channels exported as safetensors, trained (it says) at 32 px."""
     from colorgan.checkpoint import save_generator_safetensors
     from colorgan.models import UNetGenerator, network_spec
 
     torch.manual_seed(0)
-    net = UNetGenerator(base_channels=4, depth=2, max_channels=8)
+    net = UNetGenerator(base_channels=4, depth=2, max_channels=8, condition_channels=3)
     path = tmp_path_factory.mktemp("app") / "tiny.safetensors"
     return save_generator_safetensors(net, path, {"colorgan": json.dumps({"generator": network_spec(net),
                                                                          "image_size": 32})})
@@ -290,7 +290,8 @@ CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own browser downl
 @pytest.mark.slow  # ~20 s: a browser starts; runs in the default suite all the same
 def test_browser_paints_a_stroke_and_downloads_the_result(export: Path, tmp_path: Path) -> None:
     """End to end in a real browser: upload a rotated JPEG, paint with the mouse, colorize, download, check the
-    file against colorize() of the JPEG itself."""
+    file against colorize() of the JPEG itself; then click a blue hint onto the stroke, colorize again, and see
+    the stroke turn blue."""
     pytest.importorskip("gradio", reason="the app needs the extra: pip install 'colorgan[app]'")
     playwright = pytest.importorskip("playwright.sync_api", reason="needs Playwright: pip install playwright==1.65.2")
     if not CHROMIUM.is_file():
@@ -327,14 +328,24 @@ def test_browser_paints_a_stroke_and_downloads_the_result(export: Path, tmp_path
             page.mouse.up()
             page.click("#colorize")
             page.locator("#result img").wait_for(timeout=60_000)
-            # A click on the result places a color hint at that pixel of the photo, in the picker's color.
-            page.locator("#result img").click(position={"x": 5, "y": 5})
-            playwright.expect(page.locator("#hints textarea")).to_have_value(re.compile(r"^\d+,\d+,#2060ff$"))
             with page.expect_download() as download:
                 page.locator("#result").get_by_label("Download").first.click()
             assert download.value.suggested_filename == "turned_colorized.png"
             saved = tmp_path / "downloaded.png"
             download.value.save_as(saved)
+            # A click on the result places a color hint at that pixel of the photo, in the picker's color: the
+            # middle of the stroke. Colorized again, the hint's blue spreads along the stroke.
+            result_image = page.locator("#result img")
+            before = result_image.get_attribute("src")
+            result_box = result_image.bounding_box()
+            result_image.click(position={"x": result_box["width"] / 2, "y": result_box["height"] / 2})
+            playwright.expect(page.locator("#hints textarea")).to_have_value(re.compile(r"^\d+,\d+,#2060ff$"))
+            page.click("#colorize")
+            playwright.expect(result_image).not_to_have_attribute("src", before, timeout=60_000)
+            with page.expect_download() as download:
+                page.locator("#result").get_by_label("Download").first.click()
+            hinted_file = tmp_path / "hinted.png"
+            download.value.save_as(hinted_file)
             browser.close()
     finally:
         app.close()
@@ -350,3 +361,7 @@ def test_browser_paints_a_stroke_and_downloads_the_result(export: Path, tmp_path
                       dtype=np.int16)
     assert np.array_equal(result[~colored], gray[~colored])
     assert np.array_equal(result[[0, -1]], gray[[0, -1]])
+    hinted = np.asarray(Image.open(hinted_file).convert("RGB"), dtype=np.int16)
+    assert np.array_equal(hinted[~colored], gray[~colored])  # the hint stays inside the painted stroke
+    blueness = [float((image[..., 2] - image[..., 0])[colored].mean()) for image in (result, hinted)]
+    assert blueness[1] > blueness[0] + 40  # the whole stroke, not only the hint's few pixels

@@ -341,3 +341,22 @@ def test_predict_hints_with_a_checkpoint_without_hint_channels(ckpt: Path, proje
                      str(project / "images" / "photo_00.png")])
     (line,) = error_lines(capsys.readouterr().err)
     assert code == 2 and "trained without hints" in line
+
+
+def test_predict_spreads_a_hint_beyond_its_patch(hinted_export: Path, project: Path, tmp_path: Path) -> None:
+    photo = project / "images" / "photo_00.png"  # 48 x 40
+    mask = np.zeros((40, 48), np.uint8)
+    mask[:, :24] = 255
+    Image.fromarray(mask).save(tmp_path / "left.png")
+    outputs = []
+    for name, hint in (("plain", []), ("hinted", ["--hint", "12,20,#2040ff,3"])):
+        assert cli.main(["predict", "--ckpt", str(hinted_export), "--out", str(tmp_path / name), "--mask",
+                         str(tmp_path / "left.png"), *hint, "--size", "40", "--no-progress", str(photo)]) == 0
+        outputs.append(np.asarray(Image.open(tmp_path / name / "photo_00_color.png"), dtype=np.int16))
+    plain, hinted = outputs
+    away = np.zeros((40, 48), bool)
+    away[:, :24] = True
+    away[15:26, 7:18] = False  # more than 3 pixels from the hint's 3 x 3 patch
+    blueness = [float((image[..., 2] - image[..., 0])[away].mean()) for image in (plain, hinted)]
+    assert blueness[0] < 0 < 60 < blueness[1]  # the random network colors it red; the hint turns all of it blue
+    assert np.array_equal(plain[:, 24:], hinted[:, 24:])  # gray outside the mask, with the hint or not
