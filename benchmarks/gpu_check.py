@@ -11,8 +11,9 @@ reported as skipped):
 2. ``fit_tiny`` and ``fit_headline``: ``colorgan fit`` of configs/tiny.yaml and configs/flowers_masks.yaml for a
    few steps in bf16-mixed, on a folder of synthetic photos made here (``--data.dataset folder``: the machine has
    no network); every logged loss must be finite.
-3. ``predict``: the headline checkpoint colorizes the same photo and mask on the GPU and on the CPU (fp32); the
-   two must agree within tolerances stated in :func:`check_predict`.
+3. ``predict``: the headline checkpoint colorizes the same photo and mask on the GPU and on the CPU (fp32), also
+   with three hints spread over their regions; the two must agree within tolerances stated in
+   :func:`check_predict`.
 4. ``bf16``, ``bf16_compile``, ``plain_fp32``: training throughput of the headline model at 256 px (images/s) and
    its peak memory, through ``benchmarks/train_throughput.py --only``: colorgan's step in bf16-mixed, the same
    under torch.compile (graph breaks counted), and the hand-written fp32 loop the goal compares with.
@@ -186,6 +187,7 @@ def check_predict(ctx: argparse.Namespace) -> dict[str, Any]:
     from PIL import Image
 
     from colorgan.checkpoint import load_generator
+    from colorgan.hints import takes_hints
     from colorgan.inference import colorize_tensor, prepare_mask
 
     ckpts = [p for name in ("headline", "tiny")
@@ -225,6 +227,18 @@ def check_predict(ctx: argparse.Namespace) -> dict[str, Any]:
     summary = (f"{device} vs cpu: max |diff| {strict['max_abs_levels']} levels (TF32 off), "
                f"{default['max_abs_levels']} (default, mean {default['mean_abs_levels']}); gray outside the mask: "
                f"{strict['gray_outside_mask'] and default['gray_outside_mask']}")
+    if takes_hints(net):  # three hints, spread over their regions by the conjugate-gradient solve, on the device
+        hints = ["0.2,0.3,#2060ff", "0.5,0.5,orange", "0.8,0.7,#20a040"]
+        hinted = colorize_tensor(net, rgb, mask, size=size, hints=hints, on_ignored_hint=lambda *_: None).cpu()
+        diff = (hinted - colorize_tensor(load_generator(ckpts[0], "cpu")[0], rgb, mask, size=size, hints=hints,
+                                         on_ignored_hint=lambda *_: None)).abs()
+        row = {"max_abs_levels": round(255 * diff.max().item(), 4),
+               "mean_abs_levels": round(255 * diff.mean().item(), 5),
+               "changed_by_hints_levels": round(255 * (hinted - out).abs().mean().item(), 3)}
+        row["pass"] = diff.mean().item() <= DEFAULT_MEAN_ABS and diff.max().item() <= DEFAULT_MAX_ABS
+        numbers["hints_spread"] = row
+        ok = ok and row["pass"]
+        summary += f"; with 3 hints spread: max |diff| {row['max_abs_levels']} levels"
     return {"ok": ok, "numbers": numbers, "summary": summary}
 
 
