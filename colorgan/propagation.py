@@ -146,12 +146,15 @@ def propagate_hints(L: torch.Tensor, ab: torch.Tensor, condition: torch.Tensor, 
 
 
 def hinted_ab(generator: Callable[..., torch.Tensor], L: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor,  # noqa: N803
-              spread: bool = True) -> torch.Tensor:
+              spread: bool = True, unhinted: torch.Tensor | None = None) -> torch.Tensor:
     """(B, 2, H, W) float32 ab of a hinted ``generator`` given the hint ``condition`` (B, 3, H, W).
 
     ``spread``: the generator's prediction without hints, corrected by :func:`propagate_hints`; else the
-    generator's own use of the hints (``generator(L, mask, condition)``).
+    generator's own use of the hints (``generator(L, mask, condition)``). ``unhinted``: that prediction without
+    hints when the caller already has it (scoring several hint counts of one batch runs the network once).
     """
     if not spread:
         return generate(generator, L, mask, condition).float()
-    return propagate_hints(L, generate(generator, L, mask, torch.zeros_like(condition)).float(), condition, mask)
+    if unhinted is None:
+        unhinted = generate(generator, L, mask, torch.zeros_like(condition)).float()
+    return propagate_hints(L, unhinted, condition, mask)

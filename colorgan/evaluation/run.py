@@ -217,11 +217,14 @@ def _score(pairs: ProtocolDataset, methods: dict[str, Predictor], device: torch.
         target_ab = ab * mask  # the truth of a partial colorization is gray outside the mask
         target = scored_rgb(L, target_ab)
         outputs = {}
+        unhinted = None  # the hinted model's output at 0 hints (scored first): what every count spreads from
         for name, predict in methods.items():
             hinted = None
             if name in hint_methods:
                 condition = _protocol_hints(ab, mask, batch["hint_seed"], hint_methods[name], max_hints)
-                pred_ab = hinted_ab(predict, L, mask, condition, spread and hint_methods[name] > 0)
+                pred_ab = hinted_ab(predict, L, mask, condition, spread and hint_methods[name] > 0, unhinted)
+                if hint_methods[name] == 0:
+                    unhinted = pred_ab
                 hinted = condition[:, 2:3]
             else:
                 pred_ab = predict(L, mask).float()
